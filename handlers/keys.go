@@ -1,0 +1,108 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/auth"
+)
+
+type createKeyRequest struct {
+	Name      string   `json:"name"`
+	Scopes    []string `json:"scopes"`
+	RateLimit *int     `json:"rate_limit"`
+	ExpiresAt *string  `json:"expires_at"`
+}
+
+// createKey answers 201 with the new key; its secret appears in this
+// response only.
+func (s *Server) createKey(c echo.Context) error {
+	var req createKeyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	params := auth.CreateParams{Name: req.Name, Scopes: req.Scopes}
+	if req.RateLimit != nil {
+		if *req.RateLimit <= 0 {
+			return apperr.E(apperr.Invalid, "rate_limit %d is out of range: use 1 to %d requests per minute, or omit it for the default", *req.RateLimit, auth.MaxRateLimit)
+		}
+		params.RateLimit = *req.RateLimit
+	}
+	if req.ExpiresAt != nil && *req.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
+		if err != nil {
+			return apperr.E(apperr.Invalid, "expires_at %q is not an RFC 3339 time such as 2027-01-31T00:00:00Z", truncate(*req.ExpiresAt, 64))
+		}
+		params.ExpiresAt = &t
+	}
+	key, err := s.deps.Keys.Create(c.Request().Context(), params)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/admin/keys/"+key.ID.String())
+	return c.JSON(http.StatusCreated, key)
+}
+
+func (s *Server) listKeys(c echo.Context) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	page, err := s.deps.Keys.List(c.Request().Context(), c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) getKey(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	key, err := s.deps.Keys.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, key)
+}
+
+// revokeKey answers 200 with the revoked key (revoked_at set); revoking
+// again is harmless and answers the same.
+func (s *Server) revokeKey(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	key, err := s.deps.Keys.Revoke(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, key)
+}
+
+// queryInt reads an optional integer query parameter (0 when absent).
+func queryInt(c echo.Context, name string) (int, error) {
+	raw := strings.TrimSpace(c.QueryParam(name))
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, apperr.E(apperr.Invalid, "query parameter %s=%q must be a whole number", name, truncate(raw, 32))
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,66 @@
+// Package handlers holds bizmcp's HTTP adapters: REST, pages, metrics (and,
+// as they land, MCP and WebSocket), all thin layers over the services in
+// internal/. routes.go lists every route.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/health"
+	"github.com/bizmcp/bizmcp/internal/metrics"
+	"github.com/bizmcp/bizmcp/internal/ratelimit"
+)
+
+// KeyService is what the handlers need of API keys.
+type KeyService interface {
+	Verify(ctx context.Context, presented string) (auth.Principal, ratelimit.Result, error)
+	Create(ctx context.Context, params auth.CreateParams) (auth.CreatedKey, error)
+	List(ctx context.Context, cursor string, limit int) (auth.ListPage, error)
+	Get(ctx context.Context, id uuid.UUID) (auth.Key, error)
+	Revoke(ctx context.Context, id uuid.UUID) (auth.Key, error)
+}
+
+// Deps are the services and settings the HTTP layer is built from.
+type Deps struct {
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Keys    KeyService
+	Health  *health.Checker
+	// IPLimiter limits unauthenticated requests per client IP.
+	IPLimiter            ratelimit.Limiter
+	IPRateLimitPerMinute int
+	MaxBodyBytes         int64
+	// TrustProxyHeaders makes the client IP come from X-Forwarded-For /
+	// X-Real-IP; only safe behind a reverse proxy that sets them.
+	TrustProxyHeaders bool
+}
+
+// Server is the Echo application.
+type Server struct {
+	deps Deps
+	echo *echo.Echo
+}
+
+// New builds the Echo application with its middleware and routes.
+func New(deps Deps) *Server {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	if deps.TrustProxyHeaders {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	s := &Server{deps: deps, echo: e}
+	e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

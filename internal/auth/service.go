@@ -1,0 +1,276 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/bizmcp/bizmcp/db"
+	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/page"
+	"github.com/bizmcp/bizmcp/internal/ratelimit"
+)
+
+// Bounds on what a key can be created with.
+const (
+	MaxNameLen   = 100
+	MaxRateLimit = 100_000 // requests per minute
+)
+
+// Limiter is the rate limiter the verification chain consults.
+type Limiter interface {
+	Allow(ctx context.Context, key string, perMinute int) (ratelimit.Result, error)
+}
+
+// Key is an API key as listed: everything but the secret.
+type Key struct {
+	ID         uuid.UUID  `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Scopes     []Scope    `json:"scopes"`
+	RateLimit  int        `json:"rate_limit"`
+	Active     bool       `json:"active"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// CreatedKey is a new key with its secret, which exists only in this value:
+// the database keeps the hash.
+type CreatedKey struct {
+	Key
+	Secret string `json:"key"`
+}
+
+// Principal is the caller a valid key identifies.
+type Principal struct {
+	KeyID     uuid.UUID
+	Name      string
+	Prefix    string
+	Scopes    []Scope
+	RateLimit int
+}
+
+// Require returns a Forbidden error unless the principal has scope.
+func (p Principal) Require(scope Scope) error {
+	if HasScope(p.Scopes, scope) {
+		return nil
+	}
+	return apperr.E(apperr.Forbidden, "this API key lacks the %q scope needed here; create a key with it on the API keys page or with `bizmcp keys create`", scope)
+}
+
+// CreateParams are the inputs of Create.
+type CreateParams struct {
+	Name      string
+	Scopes    []string
+	RateLimit int        // requests per minute; 0 means the server default
+	ExpiresAt *time.Time // nil: never expires
+}
+
+// Service creates, lists, revokes and verifies API keys.
+type Service struct {
+	queries          *db.Queries
+	limiter          Limiter
+	usage            *UsageRecorder
+	defaultRateLimit int
+	logger           *slog.Logger
+	now              func() time.Time
+}
+
+// NewService returns the key service. defaultRateLimit applies to keys
+// created without one.
+func NewService(queries *db.Queries, limiter Limiter, usage *UsageRecorder, defaultRateLimit int, logger *slog.Logger) *Service {
+	return &Service{queries: queries, limiter: limiter, usage: usage, defaultRateLimit: defaultRateLimit, logger: logger, now: time.Now}
+}
+
+// Create validates params, stores a new key and returns it with its secret.
+func (s *Service) Create(ctx context.Context, params CreateParams) (CreatedKey, error) {
+	name := strings.TrimSpace(params.Name)
+	switch {
+	case name == "":
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name is required: a label such as \"ci-pipeline\" to recognise the key by")
+	case !utf8.ValidString(name):
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name must be valid UTF-8 text")
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name is %d characters long: use at most %d", utf8.RuneCountInString(name), MaxNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name must not contain control characters such as newlines")
+	}
+	scopes, err := ParseScopes(params.Scopes)
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	rateLimit := params.RateLimit
+	if rateLimit == 0 {
+		rateLimit = s.defaultRateLimit
+	}
+	if rateLimit < 1 || rateLimit > MaxRateLimit {
+		return CreatedKey{}, apperr.E(apperr.Invalid, "rate_limit %d is out of range: use 1 to %d requests per minute, or omit it for the default (%d)", params.RateLimit, MaxRateLimit, s.defaultRateLimit)
+	}
+	if params.ExpiresAt != nil && !params.ExpiresAt.After(s.now()) {
+		return CreatedKey{}, apperr.E(apperr.Invalid, "expires_at %s is in the past: give a future time (RFC 3339) or omit it for a key that does not expire", params.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+
+	plain, prefix, hash, err := newKey()
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	scopeNames := make([]string, len(scopes))
+	for i, sc := range scopes {
+		scopeNames[i] = string(sc)
+	}
+	row, err := s.queries.APIKeyCreate(ctx, db.APIKeyCreateParams{
+		ID: id, Name: name, Prefix: prefix, KeyHash: hash, Scopes: scopeNames,
+		RateLimit: int32(rateLimit), ExpiresAt: params.ExpiresAt,
+	})
+	if err != nil {
+		return CreatedKey{}, db.MapError(err, "API key")
+	}
+	return CreatedKey{Key: keyFromRow(row), Secret: plain}, nil
+}
+
+// Get returns one key by id.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (Key, error) {
+	row, err := s.queries.APIKeyGet(ctx, id)
+	if err != nil {
+		return Key{}, db.MapError(err, "API key "+id.String())
+	}
+	return keyFromRow(row), nil
+}
+
+// ListPage is one page of keys, newest first.
+type ListPage struct {
+	Items      []Key  `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// List returns a page of keys after cursor (empty: the first page).
+func (s *Service) List(ctx context.Context, cursor string, limit int) (ListPage, error) {
+	c, err := page.Decode(cursor)
+	if err != nil {
+		return ListPage{}, err
+	}
+	limit, err = page.Limit(limit)
+	if err != nil {
+		return ListPage{}, err
+	}
+	params := db.APIKeyListParams{MaxRows: int32(limit + 1)}
+	if c != nil {
+		params.CursorCreatedAt, params.CursorID = &c.CreatedAt, &c.ID
+	}
+	rows, err := s.queries.APIKeyList(ctx, params)
+	if err != nil {
+		return ListPage{}, db.MapError(err, "API keys")
+	}
+	out := ListPage{Items: make([]Key, 0, len(rows))}
+	for i, r := range rows {
+		if i == limit {
+			last := rows[limit-1]
+			out.NextCursor = page.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
+			break
+		}
+		out.Items = append(out.Items, keyFromRow(r))
+	}
+	return out, nil
+}
+
+// Revoke makes a key unusable from the next request on. Revoking a revoked
+// key is not an error and keeps the first revocation time.
+func (s *Service) Revoke(ctx context.Context, id uuid.UUID) (Key, error) {
+	row, err := s.queries.APIKeyRevoke(ctx, id)
+	if err != nil {
+		return Key{}, db.MapError(err, "API key "+id.String())
+	}
+	return keyFromRow(row), nil
+}
+
+// CountActive returns how many keys can be used now.
+func (s *Service) CountActive(ctx context.Context) (int64, error) {
+	n, err := s.queries.APIKeyCountActive(ctx)
+	return n, db.MapError(err, "API keys")
+}
+
+// errBadKey is the one answer for every unusable key: the caller learns
+// nothing about whether the key exists, expired or was revoked.
+func errBadKey() error {
+	return apperr.E(apperr.Unauthorized, "invalid API key: it is unknown, expired or revoked; send a valid key as `Authorization: Bearer bmcp_…` or `X-API-Key: bmcp_…`")
+}
+
+// Authenticate checks a presented key in the order the specification sets:
+// it exists, is active and not revoked, is not expired. It records the use
+// for last_used_at (written in batches).
+func (s *Service) Authenticate(ctx context.Context, presented string) (Principal, error) {
+	if presented == "" {
+		return Principal{}, apperr.E(apperr.Unauthorized, "an API key is required: send `Authorization: Bearer bmcp_…` or `X-API-Key: bmcp_…`")
+	}
+	if !wellFormed(presented) {
+		return Principal{}, errBadKey()
+	}
+	hash := HashKey(presented)
+	row, err := s.queries.APIKeyGetByHash(ctx, hash)
+	if err != nil {
+		if err = db.MapError(err, "API key"); apperr.Is(err, apperr.NotFound) {
+			return Principal{}, errBadKey()
+		}
+		return Principal{}, err
+	}
+	// The lookup was by hash; comparing again in constant time costs nothing
+	// and keeps the check independent of how the index compares bytes.
+	if subtle.ConstantTimeCompare(row.KeyHash, hash) != 1 {
+		return Principal{}, errBadKey()
+	}
+	now := s.now()
+	switch {
+	case !row.IsActive || row.RevokedAt != nil:
+		s.logger.DebugContext(ctx, "API key refused: revoked", "key_id", row.ID)
+		return Principal{}, errBadKey()
+	case row.ExpiresAt != nil && !now.Before(*row.ExpiresAt):
+		s.logger.DebugContext(ctx, "API key refused: expired", "key_id", row.ID)
+		return Principal{}, errBadKey()
+	}
+	s.usage.Record(row.ID, now)
+	key := keyFromRow(row)
+	return Principal{KeyID: key.ID, Name: key.Name, Prefix: key.Prefix, Scopes: key.Scopes, RateLimit: key.RateLimit}, nil
+}
+
+// Verify runs the whole chain for a request: Authenticate, then the key's
+// rate limit. The returned Result is valid whenever the key was valid, also
+// with a RateLimited error, so callers can always send the RateLimit-*
+// headers. The scope check is the caller's next step (Principal.Require).
+func (s *Service) Verify(ctx context.Context, presented string) (Principal, ratelimit.Result, error) {
+	p, err := s.Authenticate(ctx, presented)
+	if err != nil {
+		return Principal{}, ratelimit.Result{}, err
+	}
+	res, err := s.limiter.Allow(ctx, "key:"+p.KeyID.String(), p.RateLimit)
+	if err != nil {
+		return Principal{}, ratelimit.Result{}, err
+	}
+	if !res.Allowed {
+		return p, res, apperr.E(apperr.RateLimited, "rate limit of %d requests per minute exceeded for this API key; retry in %s", p.RateLimit, res.RetryAfter.Round(time.Second).String())
+	}
+	return p, res, nil
+}
+
+func keyFromRow(r db.APIKey) Key {
+	scopes := make([]Scope, len(r.Scopes))
+	for i, sc := range r.Scopes {
+		scopes[i] = Scope(sc)
+	}
+	return Key{
+		ID: r.ID, Name: r.Name, Prefix: r.Prefix, Scopes: scopes, RateLimit: int(r.RateLimit),
+		Active:     r.IsActive && r.RevokedAt == nil && (r.ExpiresAt == nil || r.ExpiresAt.After(time.Now())),
+		LastUsedAt: r.LastUsedAt, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, RevokedAt: r.RevokedAt,
+	}
+}

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bizmcp/bizmcp/db"
+	"github.com/bizmcp/bizmcp/handlers"
+	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/buildinfo"
+	"github.com/bizmcp/bizmcp/internal/config"
+	"github.com/bizmcp/bizmcp/internal/health"
+	"github.com/bizmcp/bizmcp/internal/metrics"
+	"github.com/bizmcp/bizmcp/internal/ratelimit"
+)
+
+// runServe wires the server together and runs it until ctx is cancelled.
+// Shutdown order is the reverse of dependency: HTTP (drain in-flight
+// requests), background workers, Redis, then the pool.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, logger, err := loadConfig(getenv, config.ModeServe, stderr)
+	if err != nil {
+		return err
+	}
+	version := buildinfo.Version()
+	logger.Info("starting bizmcp", "version", version)
+
+	pool, err := db.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.NewMigrator(pool, logger).Up(ctx); err != nil {
+		return err
+	}
+	queries := db.New(pool)
+
+	m := metrics.New()
+	var redisClient *redis.Client
+	var primary ratelimit.Limiter
+	var redisPinger health.Pinger
+	if cfg.RedisURL != "" {
+		redisClient, err = newRedisClient(cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer redisClient.Close()
+		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := redisClient.Ping(pingCtx).Err(); err != nil {
+			logger.Warn("Redis does not answer at start; serving anyway with in-process rate limiting until it does", "err", err)
+		}
+		cancel()
+		primary = ratelimit.NewRedis(redisClient, cfg.RedisPrefix)
+		redisPinger = health.PingerFunc(func(ctx context.Context) error { return redisClient.Ping(ctx).Err() })
+	} else {
+		logger.Warn("REDIS_URL is not set: running as a single instance (rate limits and events in process only)")
+	}
+	limiter := ratelimit.NewFallback(primary, ratelimit.NewLocal(nil), logger, m.RateLimitFallbacks.Inc)
+
+	usage := auth.NewUsageRecorder(queries, cfg.KeyUsageFlushInterval, logger)
+	usage.Start(ctx)
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := usage.Stop(stopCtx); err != nil {
+			logger.Warn("could not record the last API key uses", "err", err)
+		}
+	}()
+	keys := auth.NewService(queries, limiter, usage, cfg.RateLimitPerMinute, logger)
+	checker := health.NewChecker(pool, redisPinger, limiter, version)
+
+	app := handlers.New(handlers.Deps{
+		Logger: logger, Metrics: m, Keys: keys, Health: checker,
+		IPLimiter: limiter, IPRateLimitPerMinute: cfg.RateLimitIPPerMinute,
+		MaxBodyBytes: cfg.MaxBodyBytes, TrustProxyHeaders: cfg.TrustProxyHeaders,
+	})
+	return serveHTTP(ctx, cfg, app, logger)
+}
+
+// serveHTTP listens on cfg.HTTPAddr and serves until ctx is cancelled, then
+// stops accepting and drains in-flight requests for up to ShutdownTimeout.
+func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("http server listening", "addr", ln.Addr().String(), "url", publicURL(cfg, ln.Addr()))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("drain HTTP requests: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("http server stopped")
+	return nil
+}
+
+func publicURL(cfg config.Config, addr net.Addr) string {
+	if cfg.PublicURL != "" {
+		return cfg.PublicURL
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && (tcp.IP.IsUnspecified() || tcp.IP.IsLoopback()) {
+		return fmt.Sprintf("http://localhost:%d", tcp.Port)
+	}
+	return "http://" + addr.String()
+}
+
+// newRedisClient builds the client with short timeouts: every rate-limited
+// request waits on Redis before it can fall back, so a dead Redis must be
+// noticed in about a second, not go-redis's default tens of seconds.
+func newRedisClient(redisURL string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout = time.Second
+	opts.DialerRetries = 1
+	opts.ReadTimeout = 500 * time.Millisecond
+	opts.WriteTimeout = 500 * time.Millisecond
+	opts.PoolTimeout = time.Second
+	opts.MaxRetries = 1
+	return redis.NewClient(opts), nil
+}

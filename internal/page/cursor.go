@@ -1,0 +1,77 @@
+// Package page holds keyset pagination: lists are ordered by (created_at,
+// id) descending and a cursor names the last row of the previous page, so a
+// page costs the same however deep it is (no OFFSET).
+package page
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bizmcp/bizmcp/internal/apperr"
+)
+
+// DefaultLimit and MaxLimit bound the rows of one page.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+// Cursor is the position after which the next page starts.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// Encode returns the opaque string handed to clients.
+func (c Cursor) Encode() string {
+	raw := strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "." + c.ID.String()
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// Decode parses a cursor from a client; the empty string is the first page
+// (nil cursor).
+func Decode(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	invalid := apperr.E(apperr.Invalid, "cursor %q is not valid: pass the next_cursor value of the previous page unchanged", truncate(s, 64))
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, invalid
+	}
+	micros, id, ok := strings.Cut(string(raw), ".")
+	if !ok {
+		return nil, invalid
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil {
+		return nil, invalid
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return nil, invalid
+	}
+	return &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: u}, nil
+}
+
+// Limit validates a requested page size; 0 means DefaultLimit.
+func Limit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultLimit, nil
+	case n < 0 || n > MaxLimit:
+		return 0, apperr.E(apperr.Invalid, "limit %d is out of range: use 1 to %d", n, MaxLimit)
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
