@@ -106,3 +106,12 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// me describes the calling key: a cheap way for a client to check that its
+// key works and what it may do.
+func (s *Server) me(c echo.Context) error {
+	p, _ := principalOf(c)
+	return c.JSON(http.StatusOK, map[string]any{
+		"key_id": p.KeyID, "name": p.Name, "prefix": p.Prefix, "scopes": p.Scopes, "rate_limit": p.RateLimit,
+	})
+}

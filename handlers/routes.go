@@ -26,14 +26,16 @@ func (s *Server) routes() {
 	e.GET("/api/v1/health", s.health, s.limitByIP)
 	e.GET("/api/v1/health/live", s.live)
 
-	// Everything else under /api/v1 needs an API key.
-	api := e.Group("/api/v1", s.authenticate)
-	admin := api.Group("/admin", s.require(auth.ScopeAdmin))
-	admin.GET("/keys", s.listKeys)
-	admin.POST("/keys", s.createKey)
-	admin.GET("/keys/:id", s.getKey)
-	admin.DELETE("/keys/:id", s.revokeKey)
-	// Echo routes unknown /api/v1 paths through the group's middleware, so
-	// they answer 401 before 404: the API's shape is not disclosed to
-	// anonymous callers.
+	// Everything else under /api/v1 needs an API key: authenticate (401,
+	// 429), then the scope (403). Middleware is given per route, not per
+	// group: Echo gives a group with middleware catch-all routes, which would
+	// turn a wrong method (405) into a 404.
+	key := s.authenticate
+	admin := s.require(auth.ScopeAdmin)
+	api := e.Group("/api/v1")
+	api.GET("/me", s.me, key)
+	api.GET("/admin/keys", s.listKeys, key, admin)
+	api.POST("/admin/keys", s.createKey, key, admin)
+	api.GET("/admin/keys/:id", s.getKey, key, admin)
+	api.DELETE("/admin/keys/:id", s.revokeKey, key, admin)
 }

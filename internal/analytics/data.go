@@ -637,6 +637,10 @@ func correlations(names []string, vals [][]float64) Correlations {
 	for i := range k {
 		for j := i; j < k; j++ {
 			r, n := pearson(vals[i], vals[j])
+			if i == j && r != nil {
+				one := 1.0 // exactly, not 0.9999999999999999
+				r = &one
+			}
 			out.Matrix[i][j], out.Matrix[j][i] = r, r
 			out.Pairs[i][j], out.Pairs[j][i] = n, n
 		}

@@ -358,10 +358,12 @@ func (a *finAnalysis) profitability() {
 		}
 		sum += *p.margin
 		n++
-		if bestI < 0 || *p.margin > *ps[bestI].margin {
+		// Cross-multiplied like the cost ratios, so equal margins (2/11 and
+		// 2/11 written as 200/1100 and 240/1320) tie and the earliest wins.
+		if bestI < 0 || p.profit*ps[bestI].revenue > ps[bestI].profit*p.revenue {
 			bestI = i
 		}
-		if worstI < 0 || *p.margin < *ps[worstI].margin {
+		if worstI < 0 || p.profit*ps[worstI].revenue < ps[worstI].profit*p.revenue {
 			worstI = i
 		}
 	}
@@ -583,7 +585,7 @@ func (a *finAnalysis) growthTexts(out *FinancialOutput) {
 		out.Insights = append(out.Insights, s+".")
 	}
 	if n := len(a.grow.DecliningPeriods); n > 0 {
-		out.Insights = append(out.Insights, "Revenue fell against the previous period in "+itoa(n)+" of "+itoa(len(ps)-1)+" periods: "+listNames(a.grow.DecliningPeriods)+".")
+		out.Insights = append(out.Insights, "Revenue fell against the previous period in "+itoa(n)+" of "+itoa(len(ps)-1)+" period-to-period changes: "+listNames(a.grow.DecliningPeriods)+".")
 	}
 	if g := a.grow.RevenueGrowthPct; g != nil && fmtFixed(*g, 1) != "0.0" && *g < 0 {
 		out.Recommendations = append(out.Recommendations, "Revenue fell "+fmtPct(-*g)+" from "+first.name+" to "+last.name+": review sales volume, pricing and customer retention.")

@@ -286,7 +286,7 @@ func cellOrSpace(s string) string {
 func bulletList(fields []jsonField) string {
 	lines := make([]string, len(fields))
 	for i, f := range fields {
-		lines[i] = "- **" + escapeData(f.key) + "**: " + escapeData(scalarText(f.val))
+		lines[i] = strings.TrimRight("- **"+escapeData(f.key)+"**: "+escapeData(scalarText(f.val)), " ")
 	}
 	return strings.Join(lines, "\n")
 }

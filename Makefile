@@ -1,0 +1,74 @@
+# bizmcp: `make help` lists the targets. `make run` and `make test` start
+# their own PostgreSQL and Redis under .data/ unless DATABASE_URL/REDIS_URL
+# are set (run) — tests always use their own.
+
+SHELL := /usr/bin/env bash
+GO ?= go
+TEST_PG_PORT ?= 55433
+TEST_REDIS_PORT ?= 56380
+DEV_PG_PORT ?= 55432
+DEV_REDIS_PORT ?= 56379
+GOTESTFLAGS ?= -race -count=1 -timeout 20m
+PKGS ?= ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## serve the dashboard at http://localhost:8080 on local PostgreSQL and Redis
+	BIZMCP_DEV_PG_PORT=$(DEV_PG_PORT) BIZMCP_DEV_REDIS_PORT=$(DEV_REDIS_PORT) scripts/run.sh
+
+.PHONY: build
+build: ## build bin/bizmcp
+	$(GO) build -o bin/bizmcp ./cmd/bizmcp
+
+.PHONY: test
+test: ## run every test (race detector on) against local PostgreSQL and Redis
+	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
+	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
+	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
+	  $(GO) tool gotestsum --format testname --format-hide-empty-pkg -- $(GOTESTFLAGS) $(PKGS)
+
+.PHONY: bench
+bench: ## run the benchmarks against local PostgreSQL and Redis
+	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
+	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
+	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
+	  $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: generate
+generate: ## regenerate templ and sqlc code
+	$(GO) tool templ generate
+	$(GO) tool sqlc generate
+
+.PHONY: verify
+verify: ## prove generated code is current, gofmt and go vet are clean
+	$(GO) tool sqlc diff
+	$(GO) tool templ generate
+	@git diff --exit-code -- '*_templ.go' || { echo "templ output is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go')" || { echo "uncommitted templ output: run make generate and commit"; exit 1; }
+	$(MAKE) lint
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt would change: $$out"; exit 1; }
+	$(GO) vet ./...
+
+.PHONY: db-reset
+db-reset: ## drop and recreate the local development database
+	scripts/services.sh start dev $(DEV_PG_PORT) $(DEV_REDIS_PORT)
+	psql -h 127.0.0.1 -p $(DEV_PG_PORT) -U postgres -d postgres -c 'DROP DATABASE IF EXISTS bizmcp WITH (FORCE)' -c 'CREATE DATABASE bizmcp'
+	redis-cli -p $(DEV_REDIS_PORT) flushdb
+
+.PHONY: services-stop
+services-stop: ## stop the local PostgreSQL and Redis that make run/test started
+	scripts/services.sh stop dev
+	scripts/services.sh stop test
+
+.PHONY: clean
+clean: ## stop services and remove .data/ and bin/
+	$(MAKE) services-stop
+	rm -rf .data bin
