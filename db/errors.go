@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 
 	"github.com/jackc/pgx/v5"
@@ -64,8 +65,9 @@ func IsUnavailable(err error) bool {
 	if errors.As(err, &pgErr) {
 		return false
 	}
-	// A connection closed under a query surfaces as an unexpected EOF or a
-	// "conn closed" error with no PgError: pgconn marks those safe to retry
-	// only when nothing was sent, so check the connection-level sentinel too.
-	return pgconn.SafeToRetry(err) || errors.Is(err, net.ErrClosed)
+	// A connection closed under a query (the server stopped) surfaces as an
+	// EOF with no PgError; one closed before the query was sent is marked
+	// safe to retry.
+	return pgconn.SafeToRetry(err) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }

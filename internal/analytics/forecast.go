@@ -229,7 +229,7 @@ func ForecastSales(in ForecastInput) (ForecastOutput, error) {
 		out.Forecasts[h-1] = fp
 	}
 	if belowZero > 0 && allNonNegative(in.Series) {
-		out.Notes = append(out.Notes, strconv.Itoa(belowZero)+" forecast step(s) have a value or lower bound below 0 although the series never is: a straight trend does not know that sales stop at 0.")
+		out.Notes = append(out.Notes, strconv.Itoa(belowZero)+" forecast step(s) have a value or lower bound below 0 although the series never goes below 0: the model does not know that sales cannot be negative, so read those figures as 0.")
 	}
 	return out, nil
 }

@@ -67,7 +67,8 @@ func TestForecastSalesLinear(t *testing.T) {
 //	SST = 2.25+0.25+2.25+0.25 = 5; R² = 0.8; dof = 4 − 2 − 1 = 1; σ̂ = 1
 //	t(0.975, 1) = 12.7062047
 //	step 1: t0 = 4 (position 0): ŷ = 1.5 + 4 = 5.5;
-//	  half = 12.7062047 · √(1 + 1/2 + (4−1)²/4) = 12.7062047 · √3.75 = 24.6052 → [−19.1053, 30.1053]
+//	  half = 12.7062047 · √(1 + 1/2 + (4−1)²/4) = 12.7062047 · 1.9364917 = 24.6054597
+//	  → [−19.1054597, 30.1054597]
 //	step 2: t0 = 5 (position 1): ŷ = 0.5 + 5 = 5.5;
 //	  half = 12.7062047 · √(1 + 1/2 + (5−2)²/4) = the same
 func TestForecastSalesSeasonal(t *testing.T) {
@@ -86,10 +87,13 @@ func TestForecastSalesSeasonal(t *testing.T) {
 	requireNear(t, 12.7062047, out.TQuantile, d, "t quantile")
 	for _, fp := range out.Forecasts {
 		require.InDelta(t, 5.5, fp.Value, d)
-		requireNear(t, -19.1053, fp.Lower, d, "lower")
-		requireNear(t, 30.1053, fp.Upper, d, "upper")
+		requireNear(t, -19.1054597, fp.Lower, d, "lower")
+		requireNear(t, 30.1054597, fp.Upper, d, "upper")
 	}
-	require.Equal(t, []string{"Only 2 full seasons: each seasonal index rests on few points, so treat it as rough."}, out.Notes)
+	require.Equal(t, []string{
+		"Only 2 full seasons: each seasonal index rests on few points, so treat it as rough.",
+		"2 forecast step(s) have a value or lower bound below 0 although the series never goes below 0: the model does not know that sales cannot be negative, so read those figures as 0.",
+	}, out.Notes)
 }
 
 // TestForecastSalesPureSeason is the case that motivated the joint fit: a
@@ -159,11 +163,13 @@ func TestForecastSalesEdgeCases(t *testing.T) {
 
 	t.Run("falling trend crosses zero: note", func(t *testing.T) {
 		t.Parallel()
+		// An exact line (σ̂ = 0): step 1 is 0, step 2 is −10, so one step
+		// falls below 0.
 		out, err := ForecastSales(ForecastInput{Series: []float64{30, 20, 10}, Horizon: 2})
 		require.NoError(t, err)
 		require.Equal(t, 0.0, out.Forecasts[0].Value)
 		require.Equal(t, -10.0, out.Forecasts[1].Value)
-		require.Contains(t, out.Notes, "2 forecast step(s) have a value or lower bound below 0 although the series never is: a straight trend does not know that sales stop at 0.")
+		require.Contains(t, out.Notes, "1 forecast step(s) have a value or lower bound below 0 although the series never goes below 0: the model does not know that sales cannot be negative, so read those figures as 0.")
 	})
 
 	t.Run("confidence levels order the interval widths", func(t *testing.T) {

@@ -31,7 +31,7 @@ func requireNear(t *testing.T, want float64, got *float64, delta float64, msg st
 }
 
 // raw marshals v for ReportSection.Data.
-func raw(t *testing.T, v any) json.RawMessage {
+func raw(t testing.TB, v any) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(v)
 	require.NoError(t, err)

@@ -294,12 +294,21 @@ func bulletList(fields []jsonField) string {
 // escapeData makes a data text show as written in a table cell or list item:
 // a backslash before the punctuation that Markdown would interpret (emphasis,
 // code, links, HTML, and the "|" that would split a table cell), and <br> for
-// a line break, which would otherwise end the cell or item.
+// a line break, which would otherwise end the cell or item. Bytes of
+// multi-byte UTF-8 characters (>= 0x80) pass through unchanged.
 func escapeData(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
-		case '\\', '`', '*', '_', '[', ']', '<', '|':
+		case '_':
+			// Between two ASCII letters or digits an underscore cannot start or end
+			// emphasis, so "margin_pct" stays readable in the raw text.
+			if i > 0 && i+1 < len(s) && isAlnum(s[i-1]) && isAlnum(s[i+1]) {
+				b.WriteByte(c)
+				continue
+			}
+			b.WriteString(`\_`)
+		case '\\', '`', '*', '[', ']', '<', '|':
 			b.WriteByte('\\')
 			b.WriteByte(c)
 		case '\r':
@@ -314,6 +323,10 @@ func escapeData(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // fencedJSON shows raw indented in a code block whose fence is longer than
