@@ -8,11 +8,11 @@ cd "$root"
 
 if [ ! -f .env ]; then
 	secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	umask 077
-	cat >.env <<ENV
+	(umask 077 && cat >.env <<ENV
 # Written by \`make run\` on $(date -u +%Y-%m-%dT%H:%M:%SZ). Keep it secret; see the README for every variable.
 SECRET_KEY=$secret
 ENV
+	)
 	echo "run.sh: wrote .env with a generated SECRET_KEY"
 fi
 

@@ -30,9 +30,33 @@ func tooLargef(format string, args ...any) error {
 	return apperr.E(apperr.TooLarge, format, args...)
 }
 
+// ref names an input field in error messages: list[i].field, list[i] when
+// field is empty, or just list when i < 0. It is formatted only when a
+// message is built, so validating a large input allocates nothing per
+// element.
+type ref struct {
+	list  string
+	i     int
+	field string
+}
+
+func (r ref) String() string {
+	if r.i < 0 {
+		return r.list
+	}
+	s := r.list + "[" + strconv.Itoa(r.i) + "]"
+	if r.field != "" {
+		s += "." + r.field
+	}
+	return s
+}
+
+// named is the ref of a top-level argument.
+func named(name string) ref { return ref{list: name, i: -1} }
+
 // checkNumber rejects NaN, ±Inf (only a Go caller can send them: JSON cannot)
 // and magnitudes beyond MaxAbsValue.
-func checkNumber(path string, v float64) error {
+func checkNumber(path ref, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return invalidf("%s must be a finite number", path)
 	}
@@ -43,7 +67,7 @@ func checkNumber(path string, v float64) error {
 }
 
 // checkNonNegative is checkNumber plus a lower bound of 0.
-func checkNonNegative(path string, v float64) error {
+func checkNonNegative(path ref, v float64) error {
 	if err := checkNumber(path, v); err != nil {
 		return err
 	}
@@ -55,7 +79,7 @@ func checkNonNegative(path string, v float64) error {
 
 // checkLabel requires a non-blank label of at most MaxLabelLength bytes and
 // returns it trimmed.
-func checkLabel(path, s string) (string, error) {
+func checkLabel(path ref, s string) (string, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
 		return "", invalidf("%s is required and must not be blank", path)

@@ -253,7 +253,7 @@ func finPeriods(data []FinancialPeriod) ([]finPeriod, error) {
 	ps := make([]finPeriod, len(data))
 	seen := make(map[string]int, len(data))
 	for i, d := range data {
-		name, err := checkLabel(fmtPath("data", i, "period"), d.Period)
+		name, err := checkLabel(ref{"data", i, "period"}, d.Period)
 		if err != nil {
 			return nil, err
 		}
@@ -261,13 +261,13 @@ func finPeriods(data []FinancialPeriod) ([]finPeriod, error) {
 			return nil, invalidf("data[%d].period %q repeats data[%d].period; each period must appear once", i, name, j)
 		}
 		seen[name] = i
-		if err := checkNonNegative(fmtPath("data", i, "revenue"), d.Revenue); err != nil {
+		if err := checkNonNegative(ref{"data", i, "revenue"}, d.Revenue); err != nil {
 			return nil, err
 		}
-		if err := checkNonNegative(fmtPath("data", i, "costs"), d.Costs); err != nil {
+		if err := checkNonNegative(ref{"data", i, "costs"}, d.Costs); err != nil {
 			return nil, err
 		}
-		if err := checkNonNegative(fmtPath("data", i, "investment"), d.Investment); err != nil {
+		if err := checkNonNegative(ref{"data", i, "investment"}, d.Investment); err != nil {
 			return nil, err
 		}
 		p := finPeriod{
@@ -294,10 +294,6 @@ func finPeriods(data []FinancialPeriod) ([]finPeriod, error) {
 		ps[i] = p
 	}
 	return ps, nil
-}
-
-func fmtPath(list string, i int, field string) string {
-	return list + "[" + itoa(i) + "]." + field
 }
 
 // growthPct = (cur − prev) / prev × 100, nil when prev is 0.

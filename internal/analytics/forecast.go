@@ -171,7 +171,7 @@ func ForecastSales(in ForecastInput) (ForecastOutput, error) {
 		return ForecastOutput{}, invalidf("season_length %d needs at least %d points (two full seasons); got %d", m, 2*m, n)
 	}
 	for i, y := range in.Series {
-		if err := checkNumber("series["+strconv.Itoa(i)+"]", y); err != nil {
+		if err := checkNumber(ref{"series", i, ""}, y); err != nil {
 			return ForecastOutput{}, err
 		}
 	}

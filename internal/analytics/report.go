@@ -75,7 +75,7 @@ func GenerateReport(in ReportInput) (ReportOutput, error) {
 	if size > MaxReportBytes {
 		return ReportOutput{}, tooLargef("the report's texts and data total %d bytes; the limit is %d", size, MaxReportBytes)
 	}
-	title, err := headingText("title", in.Title)
+	title, err := headingText(named("title"), in.Title)
 	if err != nil {
 		return ReportOutput{}, err
 	}
@@ -84,12 +84,12 @@ func GenerateReport(in ReportInput) (ReportOutput, error) {
 		blocks = append(blocks, s)
 	}
 	for i, sec := range in.Sections {
-		heading, err := headingText(fmtPath("sections", i, "heading"), sec.Heading)
+		heading, err := headingText(ref{"sections", i, "heading"}, sec.Heading)
 		if err != nil {
 			return ReportOutput{}, err
 		}
 		content := normalizeText(sec.Content)
-		data, err := renderData(fmtPath("sections", i, "data"), sec.Data)
+		data, err := renderData(ref{"sections", i, "data"}, sec.Data)
 		if err != nil {
 			return ReportOutput{}, err
 		}
@@ -111,7 +111,7 @@ func GenerateReport(in ReportInput) (ReportOutput, error) {
 // headingText makes s a one-line heading. A trailing "#" is escaped because
 // CommonMark would take " #" at the end of a heading as a closing sequence
 // and drop it.
-func headingText(path, s string) (string, error) {
+func headingText(path ref, s string) (string, error) {
 	h := strings.Join(strings.Fields(s), " ")
 	if h == "" {
 		return "", invalidf("%s is required and must not be blank", path)
@@ -138,7 +138,7 @@ type jsonField struct {
 }
 
 // renderData renders a section's data; "" when there is none.
-func renderData(path string, raw json.RawMessage) (string, error) {
+func renderData(path ref, raw json.RawMessage) (string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
