@@ -23,7 +23,7 @@ run: ## serve the dashboard at http://localhost:8080 on local PostgreSQL and Red
 
 .PHONY: build
 build: ## build bin/bizmcp
-	$(GO) build -o bin/bizmcp ./cmd/bizmcp
+	$(GO) build -buildvcs=auto -o bin/bizmcp ./cmd/bizmcp
 
 .PHONY: test
 test: ## run every test (race detector on) against local PostgreSQL and Redis

@@ -25,7 +25,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 	echo "run.sh: local PostgreSQL and Redis under .data/dev (stop them with \`make services-stop\`)"
 fi
 
-go build -o bin/bizmcp ./cmd/bizmcp
+go build -buildvcs=auto -o bin/bizmcp ./cmd/bizmcp
 bin/bizmcp migrate up
 created=$(bin/bizmcp keys create --if-no-keys --name "first admin" --scopes admin)
 if [ -n "$created" ]; then

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -223,7 +224,7 @@ func AnalyzeFinancials(in FinancialInput) (FinancialOutput, error) {
 	if typ == "" {
 		typ = AnalysisGeneral
 	}
-	if !contains(AnalysisTypes(), typ) {
+	if !slices.Contains(AnalysisTypes(), typ) {
 		return FinancialOutput{}, invalidf("analysis_type %q is not one of: %s", in.AnalysisType, strings.Join(AnalysisTypes(), ", "))
 	}
 	if len(in.Data) == 0 {
@@ -237,15 +238,6 @@ func AnalyzeFinancials(in FinancialInput) (FinancialOutput, error) {
 	a := finAnalysis{typ: typ, ps: ps}
 	a.compute()
 	return a.output(), nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // finPeriods validates the input and computes the per-period figures.

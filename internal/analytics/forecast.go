@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -157,7 +158,7 @@ func ForecastSales(in ForecastInput) (ForecastOutput, error) {
 	if conf == 0 {
 		conf = DefaultConfidence
 	}
-	if !containsFloat(Confidences(), conf) {
+	if !slices.Contains(Confidences(), conf) {
 		return ForecastOutput{}, invalidf("confidence must be one of 0.8, 0.9, 0.95; got %g", conf)
 	}
 	if n < 2 {
@@ -232,15 +233,6 @@ func ForecastSales(in ForecastInput) (ForecastOutput, error) {
 		out.Notes = append(out.Notes, strconv.Itoa(belowZero)+" forecast step(s) have a value or lower bound below 0 although the series never goes below 0: the model does not know that sales cannot be negative, so read those figures as 0.")
 	}
 	return out, nil
-}
-
-func containsFloat(list []float64, v float64) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func allNonNegative(ys []float64) bool {

@@ -124,11 +124,11 @@ type SegmentSummary struct {
 	SharePct float64 `json:"share_pct"`
 	// TotalMonetary sums the segment's monetary values; MonetarySharePct is
 	// its share of all customers' total (0 when that total is 0).
-	TotalMonetary    float64 `json:"total_monetary"`
-	MonetarySharePct float64 `json:"monetary_share_pct"`
-	AverageMonetary  float64 `json:"average_monetary"`
-	AverageFrequency float64 `json:"average_frequency"`
-	AverageRecency   float64 `json:"average_recency_days"`
+	TotalMonetary      float64 `json:"total_monetary"`
+	MonetarySharePct   float64 `json:"monetary_share_pct"`
+	AverageMonetary    float64 `json:"average_monetary"`
+	AverageFrequency   float64 `json:"average_frequency"`
+	AverageRecencyDays float64 `json:"average_recency_days"`
 }
 
 // rfmCustomer is one customer's aggregated figures; day counts days since
@@ -267,14 +267,14 @@ func SegmentCustomers(in SegmentInput) (SegmentOutput, error) {
 			share = round2(*p)
 		}
 		out.Segments = append(out.Segments, SegmentSummary{
-			Segment:          seg,
-			Count:            a.count,
-			SharePct:         round2(cnt / float64(n) * 100),
-			TotalMonetary:    round2(a.monetary),
-			MonetarySharePct: share,
-			AverageMonetary:  round2(a.monetary / cnt),
-			AverageFrequency: round2(a.freq / cnt),
-			AverageRecency:   round2(a.recen / cnt),
+			Segment:            seg,
+			Count:              a.count,
+			SharePct:           round2(cnt / float64(n) * 100),
+			TotalMonetary:      round2(a.monetary),
+			MonetarySharePct:   share,
+			AverageMonetary:    round2(a.monetary / cnt),
+			AverageFrequency:   round2(a.freq / cnt),
+			AverageRecencyDays: round2(a.recen / cnt),
 		})
 	}
 	if n < 5 {

@@ -52,11 +52,11 @@ func TestSegmentCustomers(t *testing.T) {
 		{CustomerID: "c5", LastPurchaseDate: "2023-07-02", RecencyDays: 365, Frequency: 2, Monetary: 100, RScore: 1, FScore: 2, MScore: 2, RFMScore: "122", Segment: SegmentHibernating},
 	}, out.Customers)
 	require.Equal(t, []SegmentSummary{
-		{Segment: SegmentChampions, Count: 1, SharePct: 20, TotalMonetary: 1000, MonetarySharePct: 40.82, AverageMonetary: 1000, AverageFrequency: 10, AverageRecency: 1},
-		{Segment: SegmentLoyalCustomers, Count: 1, SharePct: 20, TotalMonetary: 800, MonetarySharePct: 32.65, AverageMonetary: 800, AverageFrequency: 8, AverageRecency: 60},
-		{Segment: SegmentPromising, Count: 1, SharePct: 20, TotalMonetary: 50, MonetarySharePct: 2.04, AverageMonetary: 50, AverageFrequency: 1, AverageRecency: 10},
-		{Segment: SegmentAtRisk, Count: 1, SharePct: 20, TotalMonetary: 500, MonetarySharePct: 20.41, AverageMonetary: 500, AverageFrequency: 5, AverageRecency: 180},
-		{Segment: SegmentHibernating, Count: 1, SharePct: 20, TotalMonetary: 100, MonetarySharePct: 4.08, AverageMonetary: 100, AverageFrequency: 2, AverageRecency: 365},
+		{Segment: SegmentChampions, Count: 1, SharePct: 20, TotalMonetary: 1000, MonetarySharePct: 40.82, AverageMonetary: 1000, AverageFrequency: 10, AverageRecencyDays: 1},
+		{Segment: SegmentLoyalCustomers, Count: 1, SharePct: 20, TotalMonetary: 800, MonetarySharePct: 32.65, AverageMonetary: 800, AverageFrequency: 8, AverageRecencyDays: 60},
+		{Segment: SegmentPromising, Count: 1, SharePct: 20, TotalMonetary: 50, MonetarySharePct: 2.04, AverageMonetary: 50, AverageFrequency: 1, AverageRecencyDays: 10},
+		{Segment: SegmentAtRisk, Count: 1, SharePct: 20, TotalMonetary: 500, MonetarySharePct: 20.41, AverageMonetary: 500, AverageFrequency: 5, AverageRecencyDays: 180},
+		{Segment: SegmentHibernating, Count: 1, SharePct: 20, TotalMonetary: 100, MonetarySharePct: 4.08, AverageMonetary: 100, AverageFrequency: 2, AverageRecencyDays: 365},
 	}, out.Segments)
 	require.Empty(t, out.Notes)
 
@@ -181,7 +181,7 @@ func TestSegmentCustomersEdgeCases(t *testing.T) {
 		}
 		out, err := SegmentCustomers(SegmentInput{Customers: cs})
 		require.NoError(t, err)
-		require.Equal(t, []SegmentSummary{{Segment: SegmentLost, Count: 6, SharePct: 100, TotalMonetary: 60, MonetarySharePct: 100, AverageMonetary: 10, AverageFrequency: 1, AverageRecency: 1}}, out.Segments)
+		require.Equal(t, []SegmentSummary{{Segment: SegmentLost, Count: 6, SharePct: 100, TotalMonetary: 60, MonetarySharePct: 100, AverageMonetary: 10, AverageFrequency: 1, AverageRecencyDays: 1}}, out.Segments)
 	})
 
 	t.Run("zero monetary everywhere: monetary share 0, not NaN", func(t *testing.T) {
