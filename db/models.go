@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type APIKey struct {
@@ -78,7 +77,7 @@ type Task struct {
 	Progress     int16
 	Attempts     int32
 	TokensUsed   int64
-	Cost         pgtype.Numeric
+	Cost         float64
 	CreatedAt    time.Time
 	StartedAt    *time.Time
 	CompletedAt  *time.Time
@@ -118,6 +117,6 @@ type ToolExecution struct {
 	Error           *string
 	ExecutionTimeMs int32
 	TokensUsed      int64
-	Cost            pgtype.Numeric
+	Cost            float64
 	CreatedAt       time.Time
 }

@@ -21,6 +21,8 @@ type Problem struct {
 	Detail    string `json:"detail"`
 	Instance  string `json:"instance,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// ExecutionID names the recorded tool execution that failed.
+	ExecutionID string `json:"execution_id,omitempty"`
 }
 
 // statusOf maps the error vocabulary to HTTP statuses, once for the server.
@@ -42,6 +44,9 @@ func statusOf(code apperr.Code) int {
 		return http.StatusTooManyRequests
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
+	case apperr.Canceled:
+		return 499 // the client closed the request; it will not read this
+
 	}
 	return http.StatusInternalServerError
 }
@@ -85,7 +90,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		werr = views.ErrorPage(status, title, detail, requestID).Render(ctx, c.Response())
 	default:
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-		werr = c.JSON(status, Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Instance: req.URL.Path, RequestID: requestID})
+		prob := Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Instance: req.URL.Path, RequestID: requestID}
+		var execErr executionError
+		if errors.As(err, &execErr) {
+			prob.ExecutionID = execErr.id.String()
+		}
+		werr = c.JSON(status, prob)
 	}
 	if werr != nil {
 		s.deps.Logger.WarnContext(ctx, "could not write error response", "err", werr)

@@ -4,9 +4,11 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/conformance"
 	"github.com/bizmcp/bizmcp/static"
 )
 
@@ -31,11 +33,31 @@ func (s *Server) routes() {
 	// group: Echo gives a group with middleware catch-all routes, which would
 	// turn a wrong method (405) into a 404.
 	key := s.authenticate
-	admin := s.require(auth.ScopeAdmin)
+	read, write, admin := s.require(auth.ScopeRead), s.require(auth.ScopeWrite), s.require(auth.ScopeAdmin)
 	api := e.Group("/api/v1")
 	api.GET("/me", s.me, key)
 	api.GET("/admin/keys", s.listKeys, key, admin)
 	api.POST("/admin/keys", s.createKey, key, admin)
 	api.GET("/admin/keys/:id", s.getKey, key, admin)
 	api.DELETE("/admin/keys/:id", s.revokeKey, key, admin)
+	api.GET("/tools", s.listTools, key, read)
+	api.POST("/tools/execute", s.executeTool, key, write)
+	api.GET("/tools/executions", s.listExecutions, key, read)
+	api.GET("/tools/executions/:id", s.getExecution, key, read)
+	api.PATCH("/admin/tools/:name", s.setToolStatus, key, admin)
+
+	// MCP (Streamable HTTP: POST messages, GET stream, DELETE session).
+	// Origin checks come before authentication: a foreign page gets 403
+	// whatever key it holds.
+	mcpHandler := echo.WrapHandler(s.mcpHandler(s.deps.MCP))
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		e.Add(m, "/mcp", mcpHandler, s.guardOrigin, key, bearerForMCP)
+	}
+	if s.deps.Conformance != nil {
+		conf := echo.WrapHandler(conformance.NewHandler(s.deps.Conformance,
+			&mcp.StreamableHTTPOptions{Logger: s.deps.Logger, MaxRequestBodyBytes: s.deps.MaxBodyBytes}))
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			e.Add(m, "/conformance/mcp", conf, s.guardOrigin)
+		}
+	}
 }

@@ -10,11 +10,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/metrics"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
+	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
 // KeyService is what the handlers need of API keys.
@@ -26,12 +28,27 @@ type KeyService interface {
 	Revoke(ctx context.Context, id uuid.UUID) (auth.Key, error)
 }
 
+// ToolService is what the handlers need of the tools.
+type ToolService interface {
+	Registry() *tools.Registry
+	Execute(ctx context.Context, req tools.Request) (tools.Execution, error)
+	ListExecutions(ctx context.Context, viewer auth.Principal, f tools.ExecutionFilter, cursor string, limit int) (tools.ExecutionPage, error)
+	GetExecution(ctx context.Context, viewer auth.Principal, id uuid.UUID) (tools.Execution, error)
+}
+
 // Deps are the services and settings the HTTP layer is built from.
 type Deps struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	Keys    KeyService
 	Health  *health.Checker
+	Tools   ToolService
+	// MCP is the MCP server mounted at /mcp.
+	MCP *mcp.Server
+	// Conformance, when set, is mounted without authentication at
+	// /conformance/mcp for the official conformance suite.
+	Conformance *mcp.Server
+	PublicURL   string
 	// IPLimiter limits unauthenticated requests per client IP.
 	IPLimiter            ratelimit.Limiter
 	IPRateLimitPerMinute int
@@ -43,8 +60,9 @@ type Deps struct {
 
 // Server is the Echo application.
 type Server struct {
-	deps Deps
-	echo *echo.Echo
+	deps        Deps
+	echo        *echo.Echo
+	crossOrigin *http.CrossOriginProtection
 }
 
 // New builds the Echo application with its middleware and routes.
@@ -56,7 +74,12 @@ func New(deps Deps) *Server {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	s := &Server{deps: deps, echo: e}
+	s := &Server{deps: deps, echo: e, crossOrigin: http.NewCrossOriginProtection()}
+	if deps.PublicURL != "" {
+		if err := s.crossOrigin.AddTrustedOrigin(s.publicOrigin()); err != nil {
+			deps.Logger.Warn("PUBLIC_URL is not usable as a trusted origin", "err", err)
+		}
+	}
 	e.HTTPErrorHandler = s.handleError
 	s.routes()
 	return s

@@ -148,3 +148,11 @@ func TestLastUsedIsRecorded(t *testing.T) {
 		return err == nil && n == 1
 	}, 10*time.Second, 50*time.Millisecond)
 }
+
+func dbConn(t *testing.T, srv *testkit.Server) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), srv.Env["DATABASE_URL"])
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}

@@ -40,6 +40,7 @@ type ref struct {
 	field string
 }
 
+// String formats the reference as it appears in error messages.
 func (r ref) String() string {
 	if r.i < 0 {
 		return r.list

@@ -80,12 +80,12 @@ type DataOutput struct {
 // least one number and every non-missing value is a number; text when some
 // value is not a number; empty when every value is missing.
 type ColumnStats struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // header name (CSV) or key (rows)
 	// Kind is KindNumeric, KindText or KindEmpty.
 	Kind string `json:"kind"`
 	// Count is the number of non-missing values; Missing the rest.
 	Count   int `json:"count"`
-	Missing int `json:"missing"`
+	Missing int `json:"missing"` // see Count
 	// Numeric is set for numeric columns.
 	Numeric *NumericStats `json:"numeric,omitempty"`
 	// Text is set for text columns.
@@ -99,16 +99,16 @@ type ColumnStats struct {
 // the n values sorted as x_0..x_{n−1}, the p-quantile is x_k + f·(x_{k+1} −
 // x_k) where k + f = (n − 1)·p.
 type NumericStats struct {
-	Sum  float64 `json:"sum"`
-	Mean float64 `json:"mean"`
+	Sum  float64 `json:"sum"`  // Σx
+	Mean float64 `json:"mean"` // Σx / n
 	// StdDev is the sample standard deviation √(Σ(x − mean)² / (n − 1));
 	// null for a single value.
 	StdDev *float64 `json:"stddev"`
-	Min    float64  `json:"min"`
-	Q1     float64  `json:"q1"`
-	Median float64  `json:"median"`
-	Q3     float64  `json:"q3"`
-	Max    float64  `json:"max"`
+	Min    float64  `json:"min"`    // smallest value
+	Q1     float64  `json:"q1"`     // 0.25-quantile
+	Median float64  `json:"median"` // 0.5-quantile
+	Q3     float64  `json:"q3"`     // 0.75-quantile
+	Max    float64  `json:"max"`    // largest value
 	// IQR = Q3 − Q1.
 	IQR float64 `json:"iqr"`
 	// Outliers are the values outside [Q1 − 1.5·IQR, Q3 + 1.5·IQR] (Tukey's
@@ -118,25 +118,25 @@ type NumericStats struct {
 
 // Outliers lists a column's values outside Tukey's fences.
 type Outliers struct {
-	LowerFence float64 `json:"lower_fence"`
-	UpperFence float64 `json:"upper_fence"`
+	LowerFence float64 `json:"lower_fence"` // Q1 − 1.5·IQR
+	UpperFence float64 `json:"upper_fence"` // Q3 + 1.5·IQR
 	// Count is the number of outliers; Values lists the first
 	// MaxOutliersListed of them in row order.
 	Count  int       `json:"count"`
-	Values []Outlier `json:"values"`
+	Values []Outlier `json:"values"` // see Count
 }
 
 // Outlier is one value outside the fences.
 type Outlier struct {
-	Row   int     `json:"row"`
-	Value float64 `json:"value"`
+	Row   int     `json:"row"`   // 0-based data row
+	Value float64 `json:"value"` // the number in that row
 }
 
 // TextStats describes the values of a text column. Values are compared after
 // trimming spaces; a JSON number is shown in its shortest form ("1.5"), a
 // boolean as "true" or "false".
 type TextStats struct {
-	Distinct int `json:"distinct"`
+	Distinct int `json:"distinct"` // number of different values
 	// TopValues are the MaxTopValues most frequent values, by count
 	// descending, then value ascending.
 	TopValues []ValueCount `json:"top_values"`
@@ -144,8 +144,8 @@ type TextStats struct {
 
 // ValueCount is a value and how many rows hold it.
 type ValueCount struct {
-	Value string `json:"value"`
-	Count int    `json:"count"`
+	Value string `json:"value"` // trimmed text
+	Count int    `json:"count"` // rows holding it
 }
 
 // Correlations is the Pearson correlation matrix of the numeric columns:
@@ -176,9 +176,9 @@ type table struct {
 }
 
 // classify classifies cell (r, c); see the package-level classify. CSV
-// cells go straight to classifyString: boxing 50k strings into interfaces
-// just to unbox them again took about 40% of the CSV path's time
-// (BenchmarkAnalyzeData: 13.7 ms before, 8.0 ms after).
+// cells go straight to classifyString: boxing every cell into an interface
+// just to unbox it again cost an allocation per cell (BenchmarkAnalyzeData:
+// 79.5k allocations per run before, 20.1k after).
 func (t table) classify(r, c int) (cellKind, float64, string, bool) {
 	if t.records != nil {
 		k, x, s := classifyString(t.records[r][c])

@@ -21,7 +21,8 @@
 //     an oversized input fails fast without allocating in proportion to it.
 //   - No output ever holds NaN or ±Inf, which JSON cannot carry. Input numbers
 //     must be finite and within ±MaxAbsValue (that bound keeps every sum and
-//     sum of squares finite). A ratio whose denominator is zero (growth from
+//     sum of squares finite; the data analyzer reads a table cell beyond it
+//     as text rather than failing the whole table). A ratio whose denominator is zero (growth from
 //     zero revenue, a margin with zero revenue, a correlation of a constant
 //     column) is null (a nil *float64), and the output's notes say why.
 //   - Rounding: money and percentages in the financial and segmentation

@@ -82,10 +82,10 @@ type FinancialOutput struct {
 
 // PeriodFigures is one period's computed figures.
 type PeriodFigures struct {
-	Period     string  `json:"period"`
-	Revenue    float64 `json:"revenue"`
-	Costs      float64 `json:"costs"`
-	Investment float64 `json:"investment"`
+	Period     string  `json:"period"`     // the input label, trimmed
+	Revenue    float64 `json:"revenue"`    // as given
+	Costs      float64 `json:"costs"`      // as given
+	Investment float64 `json:"investment"` // as given, 0 when absent
 	// Profit = revenue − costs.
 	Profit float64 `json:"profit"`
 	// MarginPct = profit / revenue × 100; null when revenue is 0.
@@ -101,10 +101,10 @@ type PeriodFigures struct {
 
 // FinancialTotals sums all periods; Profit = Revenue − Costs.
 type FinancialTotals struct {
-	Revenue    float64 `json:"revenue"`
-	Costs      float64 `json:"costs"`
-	Profit     float64 `json:"profit"`
-	Investment float64 `json:"investment"`
+	Revenue    float64 `json:"revenue"`    // Σ revenue
+	Costs      float64 `json:"costs"`      // Σ costs
+	Profit     float64 `json:"profit"`     // Σ revenue − Σ costs
+	Investment float64 `json:"investment"` // Σ investment
 }
 
 // Profitability summarises margins.
@@ -118,14 +118,14 @@ type Profitability struct {
 	// FirstMarginPct and LastMarginPct are the first and last periods'
 	// margins.
 	FirstMarginPct *float64 `json:"first_margin_pct"`
-	LastMarginPct  *float64 `json:"last_margin_pct"`
+	LastMarginPct  *float64 `json:"last_margin_pct"` // see FirstMarginPct
 	// MarginChangePts = last margin − first margin, in percentage points;
 	// null with one period or when either margin is null.
 	MarginChangePts *float64 `json:"margin_change_pts"`
 	// BestMarginPeriod and WorstMarginPeriod have the highest and lowest
 	// margins (the earliest on ties); null when no period has revenue.
 	BestMarginPeriod  *string `json:"best_margin_period"`
-	WorstMarginPeriod *string `json:"worst_margin_period"`
+	WorstMarginPeriod *string `json:"worst_margin_period"` // see BestMarginPeriod
 	// LossPeriods lists periods whose costs exceed their revenue.
 	LossPeriods []string `json:"loss_periods"`
 }
@@ -159,7 +159,7 @@ type CostStructure struct {
 	// reached in BestCostRatioPeriod (the earliest on ties); both null when no
 	// period has revenue.
 	BestCostRatioPct    *float64 `json:"best_cost_ratio_pct"`
-	BestCostRatioPeriod *string  `json:"best_cost_ratio_period"`
+	BestCostRatioPeriod *string  `json:"best_cost_ratio_period"` // see BestCostRatioPct
 	// Opportunities lists the periods where costs grew faster than revenue.
 	Opportunities []CostOpportunity `json:"opportunities"`
 	// TotalPotentialSavings sums the opportunities' PotentialSavings.
@@ -172,12 +172,12 @@ type CostStructure struct {
 // figures this is the same as cost growth % > revenue growth %, and it also
 // catches costs rising from 0, whose growth % is null.)
 type CostOpportunity struct {
-	Period               string   `json:"period"`
-	PreviousPeriod       string   `json:"previous_period"`
-	CostGrowthPct        *float64 `json:"cost_growth_pct"`
-	RevenueGrowthPct     *float64 `json:"revenue_growth_pct"`
-	PreviousCostRatioPct float64  `json:"previous_cost_ratio_pct"`
-	CostRatioPct         float64  `json:"cost_ratio_pct"`
+	Period               string   `json:"period"`                  // the period whose ratio rose
+	PreviousPeriod       string   `json:"previous_period"`         // the period before it
+	CostGrowthPct        *float64 `json:"cost_growth_pct"`         // as in PeriodFigures
+	RevenueGrowthPct     *float64 `json:"revenue_growth_pct"`      // as in PeriodFigures
+	PreviousCostRatioPct float64  `json:"previous_cost_ratio_pct"` // costs/revenue×100 before
+	CostRatioPct         float64  `json:"cost_ratio_pct"`          // costs/revenue×100 now
 	// PotentialSavings = costs − revenue × best cost ratio: how much lower the
 	// period's costs would have been at the best ratio of any period.
 	PotentialSavings float64 `json:"potential_savings"`
@@ -185,8 +185,8 @@ type CostOpportunity struct {
 
 // InvestmentReturn reports return on investment; see ROIFormula.
 type InvestmentReturn struct {
-	TotalInvestment float64 `json:"total_investment"`
-	TotalProfit     float64 `json:"total_profit"`
+	TotalInvestment float64 `json:"total_investment"` // Σ investment
+	TotalProfit     float64 `json:"total_profit"`     // Σ (revenue − costs)
 	// NetReturn = total profit − total investment.
 	NetReturn float64 `json:"net_return"`
 	// ROIPct = net return / total investment × 100; null when nothing was
@@ -198,12 +198,14 @@ type InvestmentReturn struct {
 
 // finPeriod holds one period's unrounded figures.
 type finPeriod struct {
-	name                       string
-	revenue, costs, invest     float64
-	profit                     float64
-	margin, costRatio          *float64
-	revenueGrowth, costGrowth  *float64
-	hasRevenue, hasPrevRevenue bool
+	name                      string
+	revenue, costs, invest    float64
+	profit                    float64
+	margin, costRatio         *float64
+	revenueGrowth, costGrowth *float64
+	// hasRatios is set when margin and cost ratio are defined: revenue is
+	// positive and not so small that a ratio overflows (1e100 / 1e-300).
+	hasRatios                  bool
 	revenueFell, costRatioRose bool
 }
 
@@ -263,25 +265,24 @@ func finPeriods(data []FinancialPeriod) ([]finPeriod, error) {
 			return nil, err
 		}
 		p := finPeriod{
-			name:       name,
-			revenue:    d.Revenue,
-			costs:      d.Costs,
-			invest:     d.Investment,
-			profit:     d.Revenue - d.Costs,
-			hasRevenue: d.Revenue > 0,
+			name:    name,
+			revenue: d.Revenue,
+			costs:   d.Costs,
+			invest:  d.Investment,
+			profit:  d.Revenue - d.Costs,
 		}
 		p.margin = percent(p.profit, p.revenue)
 		p.costRatio = percent(p.costs, p.revenue)
+		p.hasRatios = p.margin != nil && p.costRatio != nil
 		if i > 0 {
 			prev := ps[i-1]
-			p.hasPrevRevenue = prev.hasRevenue
 			p.revenueGrowth = growthPct(prev.revenue, p.revenue)
 			p.costGrowth = growthPct(prev.costs, p.costs)
 			p.revenueFell = p.revenue < prev.revenue
 			// Compare ratios by cross-multiplication (exact for the integers
 			// most amounts are) rather than by dividing, so 60/100 and
 			// 120/200 are equal, not different by a rounding error.
-			p.costRatioRose = prev.hasRevenue && p.hasRevenue && p.costs*prev.revenue > prev.costs*p.revenue
+			p.costRatioRose = prev.hasRatios && p.hasRatios && p.costs*prev.revenue > prev.costs*p.revenue
 		}
 		ps[i] = p
 	}
@@ -395,7 +396,7 @@ func (a *finAnalysis) costs() {
 	}
 	a.best = -1
 	for i, p := range ps {
-		if !p.hasRevenue {
+		if !p.hasRatios {
 			continue
 		}
 		if a.best < 0 || p.costs*ps[a.best].revenue < ps[a.best].costs*p.revenue {
@@ -445,29 +446,45 @@ func (a *finAnalysis) investment() {
 // explainNulls writes a note for every kind of null figure, naming where it
 // occurs, so a reader never has to guess why a value is missing.
 func (a *finAnalysis) explainNulls() {
-	var zeroRevenue, zeroPrevRevenue, zeroPrevCosts []string
+	// A denominator is 0 in every sane input; "too small" covers amounts
+	// like 1e-300, whose quotients overflow and are null as well.
+	var noRatio, noRevenueGrowth, noCostGrowth []string
+	tiny := [3]bool{}
 	for i, p := range a.ps {
-		if !p.hasRevenue {
-			zeroRevenue = append(zeroRevenue, p.name)
+		if !p.hasRatios {
+			noRatio = append(noRatio, p.name)
+			tiny[0] = tiny[0] || p.revenue != 0
 		}
-		if i > 0 && !p.hasPrevRevenue {
-			zeroPrevRevenue = append(zeroPrevRevenue, p.name)
+		if i == 0 {
+			continue
 		}
-		if i > 0 && a.ps[i-1].costs == 0 {
-			zeroPrevCosts = append(zeroPrevCosts, p.name)
+		prev := a.ps[i-1]
+		if p.revenueGrowth == nil {
+			noRevenueGrowth = append(noRevenueGrowth, p.name)
+			tiny[1] = tiny[1] || prev.revenue != 0
 		}
+		if p.costGrowth == nil {
+			noCostGrowth = append(noCostGrowth, p.name)
+			tiny[2] = tiny[2] || prev.costs != 0
+		}
+	}
+	zero := func(tiny bool) string {
+		if tiny {
+			return "0 or too small to divide by"
+		}
+		return "0"
 	}
 	if len(a.ps) == 1 {
 		a.notes = append(a.notes, "Growth figures are null: growth needs at least two periods and only one was given.")
 	}
-	if len(zeroRevenue) > 0 {
-		a.notes = append(a.notes, "margin_pct and cost_ratio_pct are null where revenue is 0: "+listNames(zeroRevenue)+".")
+	if len(noRatio) > 0 {
+		a.notes = append(a.notes, "margin_pct and cost_ratio_pct are null where revenue is "+zero(tiny[0])+": "+listNames(noRatio)+".")
 	}
-	if len(zeroPrevRevenue) > 0 {
-		a.notes = append(a.notes, "revenue_growth_pct is null where the previous period's revenue is 0: "+listNames(zeroPrevRevenue)+".")
+	if len(noRevenueGrowth) > 0 {
+		a.notes = append(a.notes, "revenue_growth_pct is null where the previous period's revenue is "+zero(tiny[1])+": "+listNames(noRevenueGrowth)+".")
 	}
-	if len(zeroPrevCosts) > 0 {
-		a.notes = append(a.notes, "cost_growth_pct is null where the previous period's costs are 0: "+listNames(zeroPrevCosts)+".")
+	if len(noCostGrowth) > 0 {
+		a.notes = append(a.notes, "cost_growth_pct is null where the previous period's costs are "+zero(tiny[2])+": "+listNames(noCostGrowth)+".")
 	}
 	if a.totInvest == 0 && (a.typ == AnalysisGeneral || a.typ == AnalysisInvestment) {
 		a.notes = append(a.notes, "roi_pct is null because no investment was reported.")

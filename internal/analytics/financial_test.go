@@ -249,6 +249,21 @@ func TestAnalyzeFinancialsEdgeCases(t *testing.T) {
 		require.Equal(t, f(66.67), out.Periods[0].MarginPct)
 	})
 
+	t.Run("tiny revenue: ratios overflow to null, no panic", func(t *testing.T) {
+		t.Parallel()
+		// 1e100 / 1e-300 = 1e400 overflows float64: every ratio is null,
+		// so no period has a best cost ratio or can be an opportunity.
+		out, err := AnalyzeFinancials(FinancialInput{Data: []FinancialPeriod{
+			{Period: "a", Revenue: 1e-300, Costs: 1e100}, {Period: "b", Revenue: 2e-300, Costs: 1e100},
+		}})
+		require.NoError(t, err)
+		require.Nil(t, out.Periods[0].MarginPct)
+		require.Nil(t, out.CostStructure.BestCostRatioPct)
+		require.Empty(t, out.CostStructure.Opportunities)
+		require.Contains(t, out.Notes, "margin_pct and cost_ratio_pct are null where revenue is 0 or too small to divide by: a, b.")
+		requireMarshals(t, out)
+	})
+
 	t.Run("huge amounts stay finite", func(t *testing.T) {
 		t.Parallel()
 		data := make([]FinancialPeriod, MaxPeriods)

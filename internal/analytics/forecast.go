@@ -54,10 +54,11 @@ type ForecastOutput struct {
 	Method string `json:"method"`
 	// Points is len(series).
 	Points int `json:"points"`
-	// Horizon, SeasonLength and Confidence are the values applied.
+	// Horizon, SeasonLength and Confidence are the values applied, defaults
+	// filled in.
 	Horizon      int     `json:"horizon"`
-	SeasonLength int     `json:"season_length"`
-	Confidence   float64 `json:"confidence"`
+	SeasonLength int     `json:"season_length"` // 0: no seasonality
+	Confidence   float64 `json:"confidence"`    // one of Confidences()
 	// Trend is the fitted line: trend(t) = intercept + slope × t.
 	Trend Trend `json:"trend"`
 	// SeasonalIndices[j] is added to the trend at every t with t mod
@@ -104,7 +105,7 @@ type ForecastPoint struct {
 	// Lower and Upper = value ∓ t_quantile × residual_std_error ×
 	// √(1 + 1/n_j + (T − t̄_j)² / S_tt); null when dof = 0. See ForecastSales.
 	Lower *float64 `json:"lower"`
-	Upper *float64 `json:"upper"`
+	Upper *float64 `json:"upper"` // see Lower
 }
 
 // ForecastSales fits a least-squares linear trend, with additive seasonal
@@ -125,8 +126,8 @@ type ForecastPoint struct {
 // centred to sum 0. Fitting the slope within positions rather than first
 // fitting a line through all points and then averaging its residuals matters:
 // the one-pass method lets the seasonal pattern leak into the slope (for
-// 10, 0, 10, 0, 10, 0 it finds a slope of −0.857 instead of 0), and the
-// joint fit keeps the textbook interval below exact.
+// 10, 0, 10, 0, 10, 0 it finds a slope of −0.857 instead of 0), and with the
+// joint fit the interval formula below is exact for the model.
 //
 // The interval at a future t0 with position j is the standard regression
 // prediction interval for this model:

@@ -60,3 +60,55 @@ func FuzzAnalyzeCSV(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAnalyzeFinancials drives the financial analysis with arbitrary
+// amounts: it must never panic, fail only with Invalid, and otherwise
+// return an output that encodes as JSON.
+func FuzzAnalyzeFinancials(f *testing.F) {
+	f.Add(1000.0, 750.0, 200.0, 1200.0, 960.0, 0.0, 1100.0, 900.0, uint8(0))
+	f.Add(0.0, 10.0, 0.0, 100.0, 50.0, 0.0, 0.0, 0.0, uint8(3))
+	f.Add(1e-300, 1e100, 0.0, 2e-300, 1e100, 1.0, 5e-324, 0.0, uint8(1))
+	f.Fuzz(func(t *testing.T, r1, c1, i1, r2, c2, i2, r3, c3 float64, typ uint8) {
+		types := AnalysisTypes()
+		in := FinancialInput{AnalysisType: types[int(typ)%len(types)], Data: []FinancialPeriod{
+			{Period: "p1", Revenue: r1, Costs: c1, Investment: i1},
+			{Period: "p2", Revenue: r2, Costs: c2, Investment: i2},
+			{Period: "p3", Revenue: r3, Costs: c3},
+		}}
+		out, err := AnalyzeFinancials(in)
+		if err != nil {
+			if c := apperr.CodeOf(err); c != apperr.Invalid {
+				t.Fatalf("error code %q: %v", c, err)
+			}
+			return
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Fatalf("output does not encode: %v", err)
+		}
+	})
+}
+
+// FuzzForecastSales forecasts arbitrary short series (one point per byte,
+// scaled by a fuzzed factor): no panic, only Invalid or TooLarge errors, and
+// outputs that encode as JSON.
+func FuzzForecastSales(f *testing.F) {
+	f.Add([]byte{1, 3, 2, 5, 4}, 1.0, 3, 0, 0.95)
+	f.Add([]byte{10, 0, 10, 0, 10, 0}, 1e99, 4, 2, 0.8)
+	f.Add([]byte{7, 7}, -1e-300, 1, 0, 0.9)
+	f.Fuzz(func(t *testing.T, points []byte, scale float64, horizon, season int, conf float64) {
+		ys := make([]float64, len(points))
+		for i, p := range points {
+			ys[i] = float64(int8(p)) * scale
+		}
+		out, err := ForecastSales(ForecastInput{Series: ys, Horizon: horizon, SeasonLength: season, Confidence: conf})
+		if err != nil {
+			if c := apperr.CodeOf(err); c != apperr.Invalid && c != apperr.TooLarge {
+				t.Fatalf("error code %q: %v", c, err)
+			}
+			return
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Fatalf("output does not encode: %v", err)
+		}
+	})
+}

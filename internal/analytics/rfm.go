@@ -72,6 +72,7 @@ type CustomerRecord struct {
 
 // Transaction is one purchase.
 type Transaction struct {
+	// CustomerID is non-blank, at most MaxLabelLength bytes.
 	CustomerID string `json:"customer_id"`
 	// Date is YYYY-MM-DD or RFC 3339, as for LastPurchaseDate.
 	Date string `json:"date"`
@@ -97,18 +98,18 @@ type SegmentOutput struct {
 
 // CustomerScore is one customer's RFM figures, scores and segment.
 type CustomerScore struct {
-	CustomerID string `json:"customer_id"`
+	CustomerID string `json:"customer_id"` // trimmed
 	// LastPurchaseDate is YYYY-MM-DD (UTC).
 	LastPurchaseDate string `json:"last_purchase_date"`
 	// RecencyDays = reference date − last purchase date, in whole days.
 	RecencyDays int `json:"recency_days"`
-	Frequency   int `json:"frequency"`
+	Frequency   int `json:"frequency"` // given, or the number of transactions
 	// Monetary is rounded to 2 decimals.
 	Monetary float64 `json:"monetary"`
 	// RScore, FScore and MScore are 1..5; see SegmentCustomers.
 	RScore int `json:"r_score"`
-	FScore int `json:"f_score"`
-	MScore int `json:"m_score"`
+	FScore int `json:"f_score"` // see RScore
+	MScore int `json:"m_score"` // see RScore
 	// RFMScore is the three scores as digits, e.g. "545".
 	RFMScore string `json:"rfm_score"`
 	// Segment is one of Segments().
@@ -118,14 +119,16 @@ type CustomerScore struct {
 // SegmentSummary describes one segment. Averages and totals are rounded to
 // 2 decimals.
 type SegmentSummary struct {
-	Segment string `json:"segment"`
-	Count   int    `json:"count"`
+	Segment string `json:"segment"` // one of Segments()
+	Count   int    `json:"count"`   // customers in the segment, >= 1
 	// SharePct = count / customers × 100.
 	SharePct float64 `json:"share_pct"`
 	// TotalMonetary sums the segment's monetary values; MonetarySharePct is
 	// its share of all customers' total (0 when that total is 0).
-	TotalMonetary      float64 `json:"total_monetary"`
-	MonetarySharePct   float64 `json:"monetary_share_pct"`
+	TotalMonetary    float64 `json:"total_monetary"`
+	MonetarySharePct float64 `json:"monetary_share_pct"` // see TotalMonetary
+	// AverageMonetary, AverageFrequency and AverageRecencyDays are the
+	// segment's means.
 	AverageMonetary    float64 `json:"average_monetary"`
 	AverageFrequency   float64 `json:"average_frequency"`
 	AverageRecencyDays float64 `json:"average_recency_days"`
@@ -379,7 +382,7 @@ func formatDay(day int64) string {
 func quintileScores(vals []float64) []int {
 	n := len(vals)
 	// Sorting (value, index) pairs rather than indexes keeps each
-	// comparison in cache (BenchmarkSegmentCustomers: 11.4 ms -> 8.9 ms).
+	// comparison in the slice being sorted instead of a lookup into vals.
 	type entry struct {
 		v float64
 		i int

@@ -21,6 +21,7 @@ const (
 	TooLarge     Code = "too_large"    // 413: the input exceeds a documented bound
 	RateLimited  Code = "rate_limited" // 429
 	Unavailable  Code = "unavailable"  // 503: a dependency is down; retrying later may work
+	Canceled     Code = "canceled"     // 499: the caller gave up (cancelled or disconnected)
 	Internal     Code = "internal"     // 500: a bug or an unexpected failure
 )
 

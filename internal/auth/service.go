@@ -56,6 +56,7 @@ type Principal struct {
 	Prefix    string
 	Scopes    []Scope
 	RateLimit int
+	ExpiresAt *time.Time
 }
 
 // Require returns a Forbidden error unless the principal has scope.
@@ -241,7 +242,7 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (Principal
 	}
 	s.usage.Record(row.ID, now)
 	key := keyFromRow(row)
-	return Principal{KeyID: key.ID, Name: key.Name, Prefix: key.Prefix, Scopes: key.Scopes, RateLimit: key.RateLimit}, nil
+	return Principal{KeyID: key.ID, Name: key.Name, Prefix: key.Prefix, Scopes: key.Scopes, RateLimit: key.RateLimit, ExpiresAt: key.ExpiresAt}, nil
 }
 
 // Verify runs the whole chain for a request: Authenticate, then the key's

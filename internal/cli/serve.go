@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bizmcp/bizmcp/db"
@@ -17,6 +18,11 @@ import (
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/buildinfo"
 	"github.com/bizmcp/bizmcp/internal/config"
+	"github.com/bizmcp/bizmcp/internal/conformance"
+	"github.com/bizmcp/bizmcp/internal/events"
+	"github.com/bizmcp/bizmcp/internal/llm"
+	"github.com/bizmcp/bizmcp/internal/mcpserver"
+	"github.com/bizmcp/bizmcp/internal/tools"
 	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/metrics"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
@@ -27,6 +33,7 @@ import (
 // requests), background workers, Redis, then the pool.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
+	conformanceMode := fs.Bool("conformance", false, "also mount the MCP conformance fixtures, without authentication, at /conformance/mcp (testing only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -81,8 +88,35 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	keys := auth.NewService(queries, limiter, usage, cfg.RateLimitPerMinute, logger)
 	checker := health.NewChecker(pool, redisPinger, limiter, version)
 
+	router := llm.New(cfg.LLM)
+	if name, ok := router.Default(); ok {
+		logger.Info("LLM provider configured", "default", name)
+	} else {
+		logger.Info("no LLM provider configured: llm_processor will refuse, analysis tools work without narratives")
+	}
+	builtins, err := tools.Builtins(tools.NewRouterLLM(router, m))
+	if err != nil {
+		return err
+	}
+	registry, err := tools.NewRegistry(queries, builtins...)
+	if err != nil {
+		return err
+	}
+	if err := registry.Sync(ctx); err != nil {
+		return err
+	}
+	hub := events.NewHub()
+	executor := tools.NewExecutor(registry, queries, hub, m, logger)
+	mcpServer := mcpserver.New(executor, queries, version, logger)
+	var conformanceServer *mcpsdk.Server
+	if *conformanceMode {
+		logger.Warn("conformance mode: MCP fixtures are served WITHOUT authentication at /conformance/mcp; never use this in production")
+		conformanceServer = conformance.NewServer()
+	}
+
 	app := handlers.New(handlers.Deps{
-		Logger: logger, Metrics: m, Keys: keys, Health: checker,
+		Logger: logger, Metrics: m, Keys: keys, Health: checker, Tools: executor,
+		MCP: mcpServer, Conformance: conformanceServer, PublicURL: cfg.PublicURL,
 		IPLimiter: limiter, IPRateLimitPerMinute: cfg.RateLimitIPPerMinute,
 		MaxBodyBytes: cfg.MaxBodyBytes, TrustProxyHeaders: cfg.TrustProxyHeaders,
 	})

@@ -17,6 +17,11 @@ type Metrics struct {
 	RateLimitRejections *prometheus.CounterVec
 	RateLimitFallbacks  prometheus.Counter
 	AuthFailures        *prometheus.CounterVec
+	ToolExecutions      *prometheus.CounterVec
+	ToolDuration        *prometheus.HistogramVec
+	LLMTokens           *prometheus.CounterVec
+	LLMCost             *prometheus.CounterVec
+	MCPSessions         prometheus.Gauge
 }
 
 // New registers the collectors, with the Go runtime and process ones.
@@ -45,11 +50,33 @@ func New() *Metrics {
 			Name: "bizmcp_auth_failures_total",
 			Help: "Requests refused by authentication (401) or authorisation (403).",
 		}, []string{"code"}),
+		ToolExecutions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizmcp_tool_executions_total",
+			Help: "Tool executions by tool, source (mcp, rest, agent, dashboard) and outcome (completed, failed).",
+		}, []string{"tool", "source", "outcome"}),
+		ToolDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bizmcp_tool_duration_seconds",
+			Help:    "Tool execution latency by tool.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60},
+		}, []string{"tool"}),
+		LLMTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizmcp_llm_tokens_total",
+			Help: "LLM tokens used, by consumer.",
+		}, []string{"consumer"}),
+		LLMCost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizmcp_llm_cost_usd_total",
+			Help: "LLM cost in USD by provider and model (0 for models without a price).",
+		}, []string{"provider", "model"}),
+		MCPSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bizmcp_mcp_sessions",
+			Help: "Open MCP sessions on this instance.",
+		}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPDuration, m.RateLimitRejections, m.RateLimitFallbacks, m.AuthFailures,
+		m.ToolExecutions, m.ToolDuration, m.LLMTokens, m.LLMCost, m.MCPSessions,
 	)
 	return m
 }

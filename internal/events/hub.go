@@ -1,0 +1,111 @@
+// Package events is bizmcp's live event hub: services publish what happened
+// (a tool ran, a task moved, an agent changed state) and the live views
+// (WebSocket streams, the dashboard) subscribe. Publishing never blocks: a
+// subscriber that cannot keep up is dropped and must resubscribe and
+// re-sync, so one slow client never slows the server or other clients.
+package events
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// The event types.
+const (
+	ToolExecuted = "tool.executed"
+)
+
+// Event is one thing that happened.
+type Event struct {
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	// Subject ids let subscribers filter without decoding Data.
+	TaskID  string          `json:"task_id,omitempty"`
+	AgentID string          `json:"agent_id,omitempty"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// New builds an event with data marshalled to JSON.
+func New(typ string, data any) (Event, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Type: typ, At: time.Now().UTC(), Data: b}, nil
+}
+
+// Subscription receives events on C until it is closed by Close or dropped
+// for being slow (then Dropped reports true).
+type Subscription struct {
+	C       <-chan Event
+	c       chan Event
+	filter  func(Event) bool
+	hub     *Hub
+	dropped bool
+}
+
+// Dropped reports whether the hub dropped this subscriber for falling behind.
+func (s *Subscription) Dropped() bool {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.dropped
+}
+
+// Close ends the subscription; C is closed.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	if _, ok := s.hub.subs[s]; ok {
+		delete(s.hub.subs, s)
+		close(s.c)
+	}
+}
+
+// Hub fans events out to in-process subscribers.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{subs: map[*Subscription]struct{}{}}
+}
+
+// Subscribe returns a subscription buffering up to buffer events; filter
+// (nil: everything) selects the events wanted.
+func (h *Hub) Subscribe(buffer int, filter func(Event) bool) *Subscription {
+	c := make(chan Event, buffer)
+	s := &Subscription{C: c, c: c, filter: filter, hub: h}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Publish delivers e to every matching subscriber whose buffer has room and
+// drops (closes) those whose buffer is full.
+func (h *Hub) Publish(e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if s.filter != nil && !s.filter(e) {
+			continue
+		}
+		select {
+		case s.c <- e:
+		default:
+			s.dropped = true
+			delete(h.subs, s)
+			close(s.c)
+		}
+	}
+}
+
+// Subscribers returns how many subscriptions are live (for metrics).
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}

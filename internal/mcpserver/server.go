@@ -1,0 +1,166 @@
+// Package mcpserver builds bizmcp's MCP server on the official Go SDK: the
+// registry's tools (run through the shared executor), resources for recent
+// tool executions, business-analysis prompts with argument completion,
+// logging and progress. It knows nothing of HTTP: handlers/ mounts it.
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/bizmcp/bizmcp/db"
+	"github.com/bizmcp/bizmcp/internal/apperr"
+	bizauth "github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/tools"
+)
+
+// principalKey is where the HTTP layer puts the caller in TokenInfo.Extra.
+const principalKey = "bizmcp.principal"
+
+// TokenInfo turns an authenticated principal into the SDK's token info: the
+// scopes, and the key id as the user, which binds each MCP session to the key
+// that opened it (another key cannot hijack the session).
+func TokenInfo(p bizauth.Principal) *auth.TokenInfo {
+	scopes := make([]string, len(p.Scopes))
+	for i, s := range p.Scopes {
+		scopes[i] = string(s)
+	}
+	ti := &auth.TokenInfo{Scopes: scopes, UserID: p.KeyID.String(), Extra: map[string]any{principalKey: p}}
+	if p.ExpiresAt != nil {
+		ti.Expiration = *p.ExpiresAt
+	}
+	return ti
+}
+
+func principalOf(extra *mcp.RequestExtra) (bizauth.Principal, bool) {
+	if extra == nil || extra.TokenInfo == nil {
+		return bizauth.Principal{}, false
+	}
+	p, ok := extra.TokenInfo.Extra[principalKey].(bizauth.Principal)
+	return p, ok
+}
+
+// Server holds what the MCP handlers use.
+type Server struct {
+	executor *tools.Executor
+	queries  *db.Queries
+	logger   *slog.Logger
+}
+
+// New builds the MCP server.
+func New(executor *tools.Executor, queries *db.Queries, version string, logger *slog.Logger) *mcp.Server {
+	s := &Server{executor: executor, queries: queries, logger: logger}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "bizmcp", Title: "bizmcp business AI server", Version: version}, &mcp.ServerOptions{
+		Instructions: "Business analysis tools (financial analysis, sales forecasting, RFM customer segmentation, " +
+			"descriptive statistics, Markdown reports, LLM completion). Every tool call is recorded; recent calls are " +
+			"readable as bizmcp://tool-executions resources.",
+		Logger:            logger,
+		CompletionHandler: s.complete,
+		Capabilities: &mcp.ServerCapabilities{
+			Logging:   &mcp.LoggingCapabilities{},
+			Tools:     &mcp.ToolCapabilities{ListChanged: true},
+			Resources: &mcp.ResourceCapabilities{ListChanged: true},
+			Prompts:   &mcp.PromptCapabilities{ListChanged: true},
+		},
+		PageSize: 50,
+	})
+	for _, name := range executor.Registry().Names() {
+		t, _ := executor.Registry().Lookup(name)
+		srv.AddTool(toolDef(t), s.callTool(t))
+	}
+	s.addResources(srv)
+	s.addPrompts(srv)
+	return srv
+}
+
+func toolDef(t tools.Tool) *mcp.Tool {
+	def := &mcp.Tool{
+		Name: t.Name, Title: t.Title, Description: t.Description + fmt.Sprintf(" Requires the %q scope.", t.Scope),
+		InputSchema: t.InputSchema,
+		Annotations: &mcp.ToolAnnotations{Title: t.Title, ReadOnlyHint: t.ReadOnly, IdempotentHint: t.ReadOnly, OpenWorldHint: &t.OpenWorld},
+	}
+	if t.ReadOnly {
+		destructive := false
+		def.Annotations.DestructiveHint = &destructive
+	}
+	if t.OutputSchema != nil {
+		def.OutputSchema = t.OutputSchema
+	}
+	return def
+}
+
+// callTool runs a tool through the executor. Failures of the call itself
+// (bad arguments, a missing scope, a provider that is down) are results
+// with isError set and a message the caller can act on, as the MCP
+// specification asks, so a model can correct itself.
+func (s *Server) callTool(t tools.Tool) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		p, ok := principalOf(req.Extra)
+		if !ok {
+			return nil, fmt.Errorf("unauthenticated MCP request reached a tool")
+		}
+		if err := p.Require(t.Scope); err != nil {
+			return errorResult(err), nil
+		}
+		keyID := p.KeyID
+		exec, err := s.executor.Execute(ctx, tools.Request{
+			Tool: t.Name, Arguments: req.Params.Arguments, Source: tools.SourceMCP, APIKeyID: &keyID,
+			Progress: progressReporter(ctx, req),
+		})
+		if err != nil {
+			if exec.ID != uuid.Nil {
+				s.log(ctx, req.Session, mcp.LoggingLevel("warning"), map[string]any{"tool": t.Name, "execution_id": exec.ID, "error": exec.Error})
+			}
+			return errorResult(err), nil
+		}
+		s.log(ctx, req.Session, mcp.LoggingLevel("info"), map[string]any{"tool": t.Name, "execution_id": exec.ID, "execution_time_ms": exec.DurationMS})
+		res := &mcp.CallToolResult{StructuredContent: exec.Result}
+		// Clients that read only text get the summary and the JSON result.
+		if exec.Summary != "" {
+			res.Content = append(res.Content, &mcp.TextContent{Text: exec.Summary})
+		}
+		res.Content = append(res.Content, &mcp.TextContent{Text: string(exec.Result)})
+		res.Meta = mcp.Meta{"bizmcp/execution_id": exec.ID.String(), "bizmcp/execution_time_ms": exec.DurationMS}
+		return res, nil
+	}
+}
+
+func errorResult(err error) *mcp.CallToolResult {
+	res := &mcp.CallToolResult{}
+	res.SetError(fmt.Errorf("%s", apperr.MessageOf(err)))
+	return res
+}
+
+// progressReporter forwards a tool's progress to the client when the call
+// carried a progress token.
+func progressReporter(ctx context.Context, req *mcp.CallToolRequest) func(done, total float64, message string) {
+	token := req.Params.GetProgressToken()
+	if token == nil || req.Session == nil {
+		return nil
+	}
+	return func(done, total float64, message string) {
+		_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: done, Total: total, Message: message})
+	}
+}
+
+// log sends a log message to the client, which receives it only after it
+// set a level with logging/setLevel.
+func (s *Server) log(ctx context.Context, ss *mcp.ServerSession, level mcp.LoggingLevel, data any) {
+	if ss == nil {
+		return
+	}
+	if err := ss.Log(ctx, &mcp.LoggingMessageParams{Level: level, Logger: "bizmcp", Data: data}); err != nil {
+		s.logger.DebugContext(ctx, "could not send MCP log message", "err", err)
+	}
+}
+
+func jsonText(v any) (string, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return string(b), err
+}

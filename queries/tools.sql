@@ -1,0 +1,43 @@
+-- ToolUpsert registers a built-in tool at start. Its definition follows the
+-- code; an operator's status choice (disabled) is kept.
+-- name: ToolUpsert :one
+INSERT INTO mcp.tools (id, name, description, input_schema, output_schema, category, tags)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (name) DO UPDATE
+SET description = excluded.description, input_schema = excluded.input_schema,
+    output_schema = excluded.output_schema, category = excluded.category, tags = excluded.tags,
+    updated_at = now()
+RETURNING *;
+
+-- name: ToolList :many
+SELECT * FROM mcp.tools ORDER BY name;
+
+-- name: ToolGet :one
+SELECT * FROM mcp.tools WHERE name = $1;
+
+-- name: ToolSetStatus :one
+UPDATE mcp.tools SET status = $2, updated_at = now() WHERE name = $1 RETURNING *;
+
+-- name: ToolExecutionCreate :one
+INSERT INTO mcp.tool_executions (id, tool_name, agent_id, task_id, api_key_id, source, parameters, result, error,
+                                 execution_time_ms, tokens_used, cost, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING *;
+
+-- name: ToolExecutionGet :one
+SELECT * FROM mcp.tool_executions WHERE id = $1;
+
+-- ToolExecutionList pages newest first with optional filters; a NULL filter
+-- matches everything.
+-- name: ToolExecutionList :many
+SELECT * FROM mcp.tool_executions
+WHERE (sqlc.narg(tool_name)::text IS NULL OR tool_name = sqlc.narg(tool_name))
+  AND (sqlc.narg(source)::text IS NULL OR source = sqlc.narg(source))
+  AND (sqlc.narg(task_id)::uuid IS NULL OR task_id = sqlc.narg(task_id))
+  AND (sqlc.narg(agent_id)::uuid IS NULL OR agent_id = sqlc.narg(agent_id))
+  AND (sqlc.narg(api_key_id)::uuid IS NULL OR api_key_id = sqlc.narg(api_key_id))
+  AND (sqlc.narg(failed)::boolean IS NULL OR (error IS NOT NULL) = sqlc.narg(failed))
+  AND (sqlc.narg(cursor_created_at)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT sqlc.arg(max_rows);
