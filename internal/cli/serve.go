@@ -20,12 +20,12 @@ import (
 	"github.com/bizmcp/bizmcp/internal/config"
 	"github.com/bizmcp/bizmcp/internal/conformance"
 	"github.com/bizmcp/bizmcp/internal/events"
+	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/llm"
 	"github.com/bizmcp/bizmcp/internal/mcpserver"
-	"github.com/bizmcp/bizmcp/internal/tools"
-	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/metrics"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
+	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
 // runServe wires the server together and runs it until ctx is cancelled.

@@ -143,4 +143,3 @@ func orDefault(v, def string) string {
 	}
 	return v
 }
-
