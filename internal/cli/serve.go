@@ -88,7 +88,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	keys := auth.NewService(queries, limiter, usage, cfg.RateLimitPerMinute, logger)
 	checker := health.NewChecker(pool, redisPinger, limiter, version)
 
-	router := llm.New(cfg.LLM)
+	router, err := newLLMRouter(cfg.LLM)
+	if err != nil {
+		return err
+	}
 	if name, ok := router.Default(); ok {
 		logger.Info("LLM provider configured", "default", name)
 	} else {
@@ -186,4 +189,24 @@ func newRedisClient(redisURL string) (*redis.Client, error) {
 	opts.PoolTimeout = time.Second
 	opts.MaxRetries = 1
 	return redis.NewClient(opts), nil
+}
+
+// newLLMRouter builds the LLM providers from the configuration: prices from
+// LLM_PRICES over the defaults, and Cloud.ru IAM tokens when a
+// service-account key is given instead of an API key.
+func newLLMRouter(cfg config.LLM) (*llm.Router, error) {
+	opts := []llm.Option{llm.WithTimeout(cfg.Timeout)}
+	if cfg.Prices != "" {
+		prices, err := llm.ParsePrices(cfg.Prices)
+		if err != nil {
+			return nil, fmt.Errorf("LLM_PRICES: %w", err)
+		}
+		opts = append(opts, llm.WithPrices(prices))
+	}
+	if cfg.EvolutionKeyID != "" && cfg.EvolutionAPIKey == "" {
+		opts = append(opts, llm.WithEvolutionTokenSource(llm.NewIAMTokenSource(llm.IAMConfig{
+			URL: cfg.EvolutionIAMURL, KeyID: cfg.EvolutionKeyID, Secret: cfg.EvolutionKeySecret,
+		})))
+	}
+	return llm.New(cfg, opts...), nil
 }

@@ -28,10 +28,21 @@ type LLM struct {
 	OpenAIBaseURL    string
 	EvolutionAPIKey  string
 	EvolutionBaseURL string
-	DefaultProvider  string // "openai", "evolution", or "" (the first configured)
-	Model            string
-	MaxTokens        int
-	Temperature      float64
+	// EvolutionKeyID and EvolutionKeySecret are a Cloud.ru service-account
+	// key, exchanged at EvolutionIAMURL for short-lived bearer tokens: the
+	// alternative to EVOLUTION_API_KEY.
+	EvolutionKeyID     string
+	EvolutionKeySecret string
+	EvolutionIAMURL    string
+	// Prices is LLM_PRICES, "model=input/output,..." in USD per million
+	// tokens, parsed by the llm package.
+	Prices string
+	// Timeout bounds one attempt of one LLM call (LLM_TIMEOUT).
+	Timeout         time.Duration
+	DefaultProvider string // "openai", "evolution", or "" (the first configured)
+	Model           string
+	MaxTokens       int
+	Temperature     float64
 }
 
 // Config is the whole runtime configuration.
@@ -108,12 +119,16 @@ func Load(getenv func(string) string, mode Mode) (Config, error) {
 		PublicURL:   strings.TrimRight(get("PUBLIC_URL"), "/"),
 		LogFormat:   orDefault(strings.ToLower(get("LOG_FORMAT")), "text"),
 		LLM: LLM{
-			OpenAIAPIKey:     get("OPENAI_API_KEY"),
-			OpenAIBaseURL:    strings.TrimRight(get("OPENAI_BASE_URL"), "/"),
-			EvolutionAPIKey:  get("EVOLUTION_API_KEY"),
-			EvolutionBaseURL: strings.TrimRight(orDefault(get("EVOLUTION_BASE_URL"), DefaultEvolutionBaseURL), "/"),
-			DefaultProvider:  strings.ToLower(get("DEFAULT_LLM_PROVIDER")),
-			Model:            get("LLM_MODEL"),
+			OpenAIAPIKey:       get("OPENAI_API_KEY"),
+			OpenAIBaseURL:      strings.TrimRight(get("OPENAI_BASE_URL"), "/"),
+			EvolutionAPIKey:    get("EVOLUTION_API_KEY"),
+			EvolutionBaseURL:   strings.TrimRight(orDefault(get("EVOLUTION_BASE_URL"), DefaultEvolutionBaseURL), "/"),
+			DefaultProvider:    strings.ToLower(get("DEFAULT_LLM_PROVIDER")),
+			Model:              get("LLM_MODEL"),
+			EvolutionKeyID:     get("EVOLUTION_KEY_ID"),
+			EvolutionKeySecret: get("EVOLUTION_KEY_SECRET"),
+			EvolutionIAMURL:    get("EVOLUTION_IAM_URL"),
+			Prices:             get("LLM_PRICES"),
 		},
 	}
 
@@ -162,6 +177,7 @@ func Load(getenv func(string) string, mode Mode) (Config, error) {
 		bad("TRUST_PROXY_HEADERS %q must be true or false", v)
 	}
 	c.LLM.MaxTokens = intVar(get, "LLM_MAX_TOKENS", 2048, 1, 1_000_000, bad)
+	c.LLM.Timeout = durationVar(get, "LLM_TIMEOUT", 60*time.Second, bad)
 	c.LLM.Temperature = 0.2
 	if v := get("LLM_TEMPERATURE"); v != "" {
 		t, err := strconv.ParseFloat(v, 64)
@@ -178,13 +194,16 @@ func Load(getenv func(string) string, mode Mode) (Config, error) {
 			bad("DEFAULT_LLM_PROVIDER is openai but neither OPENAI_API_KEY nor OPENAI_BASE_URL is set")
 		}
 	case "evolution":
-		if c.LLM.EvolutionAPIKey == "" {
-			bad("DEFAULT_LLM_PROVIDER is evolution but EVOLUTION_API_KEY is not set")
+		if c.LLM.EvolutionAPIKey == "" && c.LLM.EvolutionKeyID == "" {
+			bad("DEFAULT_LLM_PROVIDER is evolution but neither EVOLUTION_API_KEY nor EVOLUTION_KEY_ID/EVOLUTION_KEY_SECRET is set")
 		}
 	default:
 		bad("DEFAULT_LLM_PROVIDER %q is not one of openai, evolution", c.LLM.DefaultProvider)
 	}
-	for name, v := range map[string]string{"OPENAI_BASE_URL": c.LLM.OpenAIBaseURL, "EVOLUTION_BASE_URL": c.LLM.EvolutionBaseURL} {
+	if (c.LLM.EvolutionKeyID == "") != (c.LLM.EvolutionKeySecret == "") {
+		bad("EVOLUTION_KEY_ID and EVOLUTION_KEY_SECRET go together: set both (a Cloud.ru service-account key) or neither")
+	}
+	for name, v := range map[string]string{"OPENAI_BASE_URL": c.LLM.OpenAIBaseURL, "EVOLUTION_BASE_URL": c.LLM.EvolutionBaseURL, "EVOLUTION_IAM_URL": c.LLM.EvolutionIAMURL} {
 		if v == "" {
 			continue
 		}

@@ -85,7 +85,9 @@ func TestEveryProblemReported(t *testing.T) {
 func TestProviderNeedsItsKey(t *testing.T) {
 	t.Parallel()
 	_, err := Load(envOf("DATABASE_URL", "postgres://u@h/db", "DEFAULT_LLM_PROVIDER", "evolution"), ModeDatabase)
-	require.ErrorContains(t, err, "EVOLUTION_API_KEY is not set")
+	require.ErrorContains(t, err, "neither EVOLUTION_API_KEY nor EVOLUTION_KEY_ID")
+	_, err = Load(envOf("DATABASE_URL", "postgres://u@h/db", "EVOLUTION_KEY_ID", "id"), ModeDatabase)
+	require.ErrorContains(t, err, "go together")
 	c, err := Load(envOf("DATABASE_URL", "postgres://u@h/db", "DEFAULT_LLM_PROVIDER", "openai", "OPENAI_BASE_URL", "http://127.0.0.1:11434/v1/"), ModeDatabase)
 	require.NoError(t, err, "a local endpoint needs no key")
 	require.Equal(t, "http://127.0.0.1:11434/v1", c.LLM.OpenAIBaseURL)
