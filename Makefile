@@ -26,11 +26,15 @@ build: ## build bin/bizmcp
 	$(GO) build -buildvcs=auto -o bin/bizmcp ./cmd/bizmcp
 
 .PHONY: test
-test: ## run every test (race detector on) against local PostgreSQL and Redis
+test: ## every test: Go tests (race detector on) on local PostgreSQL and Redis, then MCP interop
 	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
 	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
 	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
-	  $(GO) tool gotestsum --format testname --format-hide-empty-pkg -- $(GOTESTFLAGS) $(PKGS)
+	  bash -c '$(GO) tool gotestsum --format testname --format-hide-empty-pkg -- $(GOTESTFLAGS) $(PKGS) && scripts/interop.sh'
+
+.PHONY: conformance
+conformance: ## the official MCP conformance suite and the MCP Inspector CLI against a real server (Node 22, pinned)
+	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- scripts/interop.sh
 
 .PHONY: bench
 bench: ## run the benchmarks against local PostgreSQL and Redis

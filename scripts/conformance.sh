@@ -7,6 +7,7 @@
 #   scripts/conformance.sh URL   test a running server, for example
 #                                `bizmcp serve --conformance` at
 #                                http://localhost:8080/conformance/mcp
+#   scripts/conformance.sh --install-only   install Node 22 and the suite, run nothing
 #   scripts/conformance.sh       build and serve internal/conformance's
 #                                fixtures on a free loopback port (no
 #                                database or Redis needed) and test those
@@ -52,6 +53,7 @@ if ! installed; then
 	}
 fi
 export PATH="$node_bin:$PATH"
+[ "${1:-}" = --install-only ] && exit 0
 
 workdir=$(mktemp -d)
 server_pid=""
