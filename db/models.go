@@ -63,24 +63,27 @@ type Message struct {
 }
 
 type Task struct {
-	ID           uuid.UUID
-	Title        string
-	Description  string
-	Domain       string
-	Priority     string
-	Status       string
-	AgentID      *uuid.UUID
-	ParentTaskID *uuid.UUID
-	InputData    json.RawMessage
-	OutputData   json.RawMessage
-	ErrorMessage *string
-	Progress     int16
-	Attempts     int32
-	TokensUsed   int64
-	Cost         float64
-	CreatedAt    time.Time
-	StartedAt    *time.Time
-	CompletedAt  *time.Time
+	ID             uuid.UUID
+	Title          string
+	Description    string
+	Domain         string
+	Priority       string
+	Status         string
+	AgentID        *uuid.UUID
+	ParentTaskID   *uuid.UUID
+	InputData      json.RawMessage
+	OutputData     json.RawMessage
+	ErrorMessage   *string
+	Progress       int16
+	Attempts       int32
+	TokensUsed     int64
+	Cost           float64
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	CompletedAt    *time.Time
+	JobID          *int64
+	TimeoutSeconds int32
+	MaxAttempts    int32
 }
 
 type TaskEvent struct {

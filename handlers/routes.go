@@ -45,6 +45,17 @@ func (s *Server) routes() {
 	api.GET("/tools/executions", s.listExecutions, key, read)
 	api.GET("/tools/executions/:id", s.getExecution, key, read)
 	api.PATCH("/admin/tools/:name", s.setToolStatus, key, admin)
+	api.GET("/admin/agents", s.listAgents, key, read)
+	api.POST("/admin/agents", s.createAgent, key, admin)
+	api.GET("/admin/agents/:id", s.getAgent, key, read)
+	api.PATCH("/admin/agents/:id", s.updateAgent, key, admin)
+	api.DELETE("/admin/agents/:id", s.deleteAgent, key, admin)
+	api.GET("/resources/tasks", s.listTasks, key, read)
+	api.POST("/resources/tasks", s.createTask, key, write)
+	api.GET("/resources/tasks/:id", s.getTask, key, read)
+	api.POST("/resources/tasks/:id/cancel", s.cancelTask, key, write)
+	api.POST("/resources/tasks/:id/retry", s.retryTask, key, write)
+	api.GET("/resources/tasks/:id/events", s.taskEvents, key, read)
 
 	// MCP (Streamable HTTP: POST messages, GET stream, DELETE session).
 	// Origin checks come before authentication: a foreign page gets 403

@@ -12,9 +12,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/metrics"
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
@@ -36,6 +38,25 @@ type ToolService interface {
 	GetExecution(ctx context.Context, viewer auth.Principal, id uuid.UUID) (tools.Execution, error)
 }
 
+// AgentService is what the handlers need of the agent registry.
+type AgentService interface {
+	Create(ctx context.Context, p agents.CreateParams) (agents.Agent, error)
+	Get(ctx context.Context, id uuid.UUID) (agents.Agent, error)
+	List(ctx context.Context, typ, status, cursor string, limit int) (agents.ListPage, error)
+	Update(ctx context.Context, id uuid.UUID, p agents.UpdateParams) (agents.Agent, error)
+	Delete(ctx context.Context, id uuid.UUID) error
+}
+
+// TaskService is what the handlers need of the orchestrator.
+type TaskService interface {
+	Create(ctx context.Context, p orchestrator.CreateParams) (orchestrator.Created, error)
+	Get(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
+	List(ctx context.Context, f orchestrator.Filter, cursor string, limit int) (orchestrator.ListPage, error)
+	Cancel(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
+	Retry(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
+	Timeline(ctx context.Context, id uuid.UUID) ([]orchestrator.Event, error)
+}
+
 // Deps are the services and settings the HTTP layer is built from.
 type Deps struct {
 	Logger  *slog.Logger
@@ -43,6 +64,8 @@ type Deps struct {
 	Keys    KeyService
 	Health  *health.Checker
 	Tools   ToolService
+	Agents  AgentService
+	Tasks   TaskService
 	// MCP is the MCP server mounted at /mcp.
 	MCP *mcp.Server
 	// Conformance, when set, is mounted without authentication at

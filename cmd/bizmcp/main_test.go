@@ -158,11 +158,14 @@ func TestKeysAndMigrateCommands(t *testing.T) {
 func TestMigrateDownAndUp(t *testing.T) {
 	t.Parallel()
 	env := []string{"DATABASE_URL=" + testkit.DatabaseURL(t)}
+	// Roll back every migration, one at a time, newest first.
+	for _, file := range []string{"00002_task_execution.sql", "00001_init.sql"} {
+		r := runBinary(t, env, "migrate", "down")
+		require.Equal(t, 0, r.code, r.stderr)
+		r = runBinary(t, env, "migrate", "status")
+		require.Regexp(t, file+` +pending`, r.stdout)
+	}
 	r := runBinary(t, env, "migrate", "down")
-	require.Equal(t, 0, r.code, r.stderr)
-	r = runBinary(t, env, "migrate", "status")
-	require.Contains(t, r.stdout, "pending")
-	r = runBinary(t, env, "migrate", "down")
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "nothing to roll back")
 	r = runBinary(t, env, "migrate")

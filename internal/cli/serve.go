@@ -15,6 +15,7 @@ import (
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/handlers"
+	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/buildinfo"
 	"github.com/bizmcp/bizmcp/internal/config"
@@ -24,6 +25,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/llm"
 	"github.com/bizmcp/bizmcp/internal/mcpserver"
 	"github.com/bizmcp/bizmcp/internal/metrics"
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
@@ -110,6 +112,31 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	hub := events.NewHub()
 	executor := tools.NewExecutor(registry, queries, hub, m, logger)
+	agentService := agents.NewService(queries, func(name string) bool { _, ok := registry.Lookup(name); return ok }, func(a agents.Agent) {
+		if e, err := events.New(events.AgentStatus, a); err == nil {
+			e.AgentID = a.ID.String()
+			hub.Publish(e)
+		}
+	})
+	if err := agentService.SeedDefaults(ctx); err != nil {
+		return err
+	}
+	tasks, err := orchestrator.New(pool, queries, executor, hub, logger, orchestrator.Config{
+		Workers: cfg.TaskWorkers, RescueAfter: cfg.TaskRescueAfter,
+	})
+	if err != nil {
+		return err
+	}
+	if err := tasks.Start(ctx); err != nil {
+		return fmt.Errorf("start task workers: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := tasks.Stop(stopCtx); err != nil {
+			logger.Warn("task workers did not stop cleanly", "err", err)
+		}
+	}()
 	mcpServer := mcpserver.New(executor, queries, version, logger)
 	var conformanceServer *mcpsdk.Server
 	if *conformanceMode {
@@ -118,7 +145,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	app := handlers.New(handlers.Deps{
-		Logger: logger, Metrics: m, Keys: keys, Health: checker, Tools: executor,
+		Logger: logger, Metrics: m, Keys: keys, Health: checker, Tools: executor, Agents: agentService, Tasks: tasks,
 		MCP: mcpServer, Conformance: conformanceServer, PublicURL: cfg.PublicURL,
 		IPLimiter: limiter, IPRateLimitPerMinute: cfg.RateLimitIPPerMinute,
 		MaxBodyBytes: cfg.MaxBodyBytes, TrustProxyHeaders: cfg.TrustProxyHeaders,

@@ -75,6 +75,12 @@ type Config struct {
 	// keys used since the previous flush.
 	KeyUsageFlushInterval time.Duration
 
+	// TaskWorkers is how many tasks this instance runs at once.
+	TaskWorkers int
+	// TaskRescueAfter is how long a task may look running before it is
+	// taken for abandoned by a dead instance and run again.
+	TaskRescueAfter time.Duration
+
 	LLM LLM
 }
 
@@ -168,6 +174,8 @@ func Load(getenv func(string) string, mode Mode) (Config, error) {
 	c.RateLimitIPPerMinute = intVar(get, "RATE_LIMIT_IP_PER_MINUTE", 120, 1, 1_000_000, bad)
 	c.MaxBodyBytes = int64(intVar(get, "MAX_BODY_BYTES", 1<<20, 1024, 64<<20, bad))
 	c.ShutdownTimeout = durationVar(get, "SHUTDOWN_TIMEOUT", 30*time.Second, bad)
+	c.TaskWorkers = intVar(get, "TASK_WORKERS", 10, 1, 1000, bad)
+	c.TaskRescueAfter = durationVar(get, "TASK_RESCUE_AFTER", 25*time.Hour, bad)
 	c.KeyUsageFlushInterval = durationVar(get, "KEY_USAGE_FLUSH_INTERVAL", 10*time.Second, bad)
 	switch v := strings.ToLower(get("TRUST_PROXY_HEADERS")); v {
 	case "", "false", "0", "no":

@@ -3,6 +3,9 @@
 // (WebSocket streams, the dashboard) subscribe. Publishing never blocks: a
 // subscriber that cannot keep up is dropped and must resubscribe and
 // re-sync, so one slow client never slows the server or other clients.
+//
+// Hub is the in-process fan-out; Bus wraps it and adds the other instances
+// of a deployment through Redis pub/sub.
 package events
 
 import (
@@ -11,19 +14,41 @@ import (
 	"time"
 )
 
-// The event types.
+// The event types. Task and agent events carry TaskID and AgentID so that
+// subscribers can filter on them without decoding Data.
 const (
-	ToolExecuted = "tool.executed"
+	ToolExecuted  = "tool.executed"
+	TaskCreated   = "task.created"
+	TaskAssigned  = "task.assigned"
+	TaskProgress  = "task.progress"
+	TaskCompleted = "task.completed"
+	TaskFailed    = "task.failed"
+	TaskCancelled = "task.cancelled"
+	AgentStatus   = "agent.status"
+	MessageSent   = "message.sent"
 )
+
+// Types lists every event type, for validating filters and documenting them.
+func Types() []string {
+	return []string{
+		ToolExecuted, TaskCreated, TaskAssigned, TaskProgress, TaskCompleted,
+		TaskFailed, TaskCancelled, AgentStatus, MessageSent,
+	}
+}
 
 // Event is one thing that happened.
 type Event struct {
 	Type string    `json:"type"`
 	At   time.Time `json:"at"`
 	// Subject ids let subscribers filter without decoding Data.
-	TaskID  string          `json:"task_id,omitempty"`
-	AgentID string          `json:"agent_id,omitempty"`
-	Data    json.RawMessage `json:"data"`
+	TaskID  string `json:"task_id,omitempty"`
+	AgentID string `json:"agent_id,omitempty"`
+	// APIKeyID is the key whose call caused the event, when the event is
+	// private to that key (a tool run's parameters may hold one team's
+	// data): streams of keys without the admin scope see such events only
+	// for their own key.
+	APIKeyID string          `json:"api_key_id,omitempty"`
+	Data     json.RawMessage `json:"data"`
 }
 
 // New builds an event with data marshalled to JSON.

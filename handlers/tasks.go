@@ -1,0 +1,116 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
+)
+
+type createTaskRequest struct {
+	Title          string          `json:"title"`
+	Description    string          `json:"description"`
+	Domain         string          `json:"domain"`
+	Priority       string          `json:"priority"`
+	InputData      json.RawMessage `json:"input_data"`
+	TimeoutSeconds int             `json:"timeout_seconds"`
+	MaxAttempts    int             `json:"max_attempts"`
+}
+
+type createTaskResponse struct {
+	TaskID                  string     `json:"task_id"`
+	Status                  string     `json:"status"`
+	AgentID                 *string    `json:"agent_id"`
+	EstimatedCompletionTime *time.Time `json:"estimated_completion_time"`
+}
+
+// createTask stores and enqueues a task (write scope): 201 with its id. The
+// agent is chosen when the task starts, so agent_id is null here.
+func (s *Server) createTask(c echo.Context) error {
+	var req createTaskRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	created, err := s.deps.Tasks.Create(c.Request().Context(), orchestrator.CreateParams{
+		Title: req.Title, Description: req.Description, Domain: req.Domain, Priority: req.Priority, InputData: req.InputData,
+		Timeout: time.Duration(req.TimeoutSeconds) * time.Second, MaxAttempts: req.MaxAttempts,
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/resources/tasks/"+created.Task.ID.String())
+	return c.JSON(http.StatusCreated, createTaskResponse{
+		TaskID: created.Task.ID.String(), Status: created.Task.Status, EstimatedCompletionTime: created.EstimatedCompletionTime,
+	})
+}
+
+func (s *Server) listTasks(c echo.Context) error {
+	f := orchestrator.Filter{Status: c.QueryParam("status"), Domain: c.QueryParam("domain"), Priority: c.QueryParam("priority")}
+	var err error
+	if f.AgentID, err = queryUUID(c, "agent_id"); err != nil {
+		return err
+	}
+	if f.ParentTaskID, err = queryUUID(c, "parent_task_id"); err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	pg, err := s.deps.Tasks.List(c.Request().Context(), f, c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pg)
+}
+
+func (s *Server) getTask(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	t, err := s.deps.Tasks.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) cancelTask(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	t, err := s.deps.Tasks.Cancel(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) retryTask(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	t, err := s.deps.Tasks.Retry(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) taskEvents(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	evs, err := s.deps.Tasks.Timeline(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": evs})
+}

@@ -1,0 +1,207 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/bizmcp/bizmcp/db"
+	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/events"
+	"github.com/bizmcp/bizmcp/internal/tools"
+)
+
+// TaskArgs is the River job of a task.
+type TaskArgs struct {
+	TaskID         uuid.UUID `json:"task_id"`
+	TimeoutSeconds int       `json:"timeout_seconds"`
+}
+
+// Kind names the job kind in River's tables.
+func (TaskArgs) Kind() string { return "bizmcp.task" }
+
+type taskWorker struct {
+	river.WorkerDefaults[TaskArgs]
+	s *Service
+}
+
+// Timeout is the task's own timeout.
+func (w *taskWorker) Timeout(job *river.Job[TaskArgs]) time.Duration {
+	if job.Args.TimeoutSeconds <= 0 {
+		return DefaultTimeout
+	}
+	return time.Duration(job.Args.TimeoutSeconds) * time.Second
+}
+
+// Work runs one attempt of a task.
+func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
+	s := w.s
+	id := job.Args.TaskID
+	row, err := s.queries.TaskGet(ctx, id)
+	if err != nil {
+		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+			return river.JobCancel(fmt.Errorf("task %s no longer exists", id))
+		}
+		return err
+	}
+	if Terminal(row.Status) {
+		return nil // cancelled before it started, or already done
+	}
+	if row.Status == "processing" {
+		// The instance that ran it died mid-run: River rescued the job.
+		if err := s.recoverInterrupted(ctx, id); err != nil {
+			return err
+		}
+	}
+
+	agent, err := s.queries.AgentClaim(ctx, db.AgentClaimParams{TaskID: &id, Domain: row.Domain, Required: requiredTools(row.Domain)})
+	if err != nil {
+		if apperr.Is(db.MapError(err, "agent"), apperr.NotFound) {
+			// No free agent can take it: it stays pending and looks again
+			// shortly. Snoozing does not spend an attempt.
+			return river.JobSnooze(s.cfg.NoAgentRetry)
+		}
+		return err
+	}
+	s.publishAgent(agent)
+	started, err := s.queries.TaskStart(ctx, db.TaskStartParams{ID: id, AgentID: &agent.ID})
+	if err != nil {
+		s.release(ctx, agent.ID, id, false, false)
+		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+			return nil // cancelled between the two statements
+		}
+		return err
+	}
+	s.timeline(ctx, id, "assigned", "assigned to "+agent.Name, map[string]any{"agent_id": agent.ID, "agent": agent.Name, "attempt": started.Attempts})
+	s.publish(events.TaskAssigned, FromRow(started))
+
+	output, runErr := s.run(ctx, started, agent)
+	return s.finish(ctx, job, started, agent, output, runErr)
+}
+
+// finish records the outcome of an attempt, frees the agent and tells River
+// what to do next.
+func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent, output json.RawMessage, runErr error) error {
+	bg := context.WithoutCancel(ctx)
+	id := task.ID
+	if runErr == nil {
+		row, err := s.queries.TaskComplete(bg, db.TaskCompleteParams{ID: id, OutputData: output})
+		if err != nil {
+			s.release(bg, agent.ID, id, false, false)
+			if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+				return nil // cancelled while finishing
+			}
+			return err
+		}
+		s.release(bg, agent.ID, id, true, false)
+		s.timeline(bg, id, "completed", "completed", map[string]any{"attempt": row.Attempts})
+		s.publish(events.TaskCompleted, FromRow(row))
+		return nil
+	}
+
+	current, err := s.queries.TaskGet(bg, id)
+	if err == nil && current.Status == "cancelled" {
+		s.release(bg, agent.ID, id, false, false)
+		return river.JobCancel(fmt.Errorf("task cancelled"))
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The server is stopping: hand the task back for another instance.
+		if _, err := s.queries.TaskRequeue(bg, db.TaskRequeueParams{ID: id, ErrorMessage: strPtr("handed back: the server running it stopped")}); err == nil {
+			s.timeline(bg, id, "retry", "handed back: the server running it stopped", nil)
+		}
+		s.release(bg, agent.ID, id, false, false)
+		return river.JobSnooze(0)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		runErr = apperr.Wrap(runErr, apperr.Unavailable, "task did not finish within its timeout of %ds", task.TimeoutSeconds)
+	}
+	msg := apperr.MessageOf(runErr)
+	permanent := apperr.Is(runErr, apperr.Invalid) || apperr.Is(runErr, apperr.TooLarge) || apperr.Is(runErr, apperr.Forbidden) || apperr.Is(runErr, apperr.Conflict)
+	if !permanent && job.Attempt < job.MaxAttempts {
+		if _, err := s.queries.TaskRequeue(bg, db.TaskRequeueParams{ID: id, ErrorMessage: &msg}); err != nil {
+			s.logger.WarnContext(ctx, "could not requeue task", "task_id", id, "err", err)
+		}
+		s.release(bg, agent.ID, id, false, true)
+		s.timeline(bg, id, "retry", fmt.Sprintf("attempt %d of %d failed: %s", job.Attempt, job.MaxAttempts, msg), map[string]any{"attempt": job.Attempt})
+		return runErr // River retries with backoff
+	}
+	row, err := s.queries.TaskFail(bg, db.TaskFailParams{ID: id, ErrorMessage: &msg})
+	s.release(bg, agent.ID, id, false, true)
+	if err == nil {
+		s.timeline(bg, id, "failed", msg, map[string]any{"attempt": job.Attempt})
+		s.publish(events.TaskFailed, FromRow(row))
+	}
+	return river.JobCancel(runErr) // final: no further River attempts
+}
+
+// release frees the agent and counts the outcome.
+func (s *Service) release(ctx context.Context, agentID, taskID uuid.UUID, completed, failed bool) {
+	row, err := s.queries.AgentRelease(context.WithoutCancel(ctx), db.AgentReleaseParams{ID: agentID, TaskID: &taskID, Completed: b2i(completed), Failed: b2i(failed)})
+	if err != nil {
+		s.logger.WarnContext(ctx, "could not release agent", "agent_id", agentID, "task_id", taskID, "err", err)
+		return
+	}
+	s.publishAgent(row)
+}
+
+// recoverInterrupted frees the agent a dead instance left busy with the task
+// and puts the task back in line.
+func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) error {
+	held, err := s.queries.AgentReleaseTask(ctx, &id)
+	if err != nil {
+		return err
+	}
+	for _, a := range held {
+		s.publishAgent(a)
+	}
+	if _, err := s.queries.TaskRecoverInterrupted(ctx, id); err != nil && !apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+		return err
+	}
+	s.timeline(ctx, id, "retry", "the previous attempt was interrupted (server stopped or crashed); running again", nil)
+	return nil
+}
+
+// progress records and publishes a task's progress.
+func (s *Service) progress(ctx context.Context, task db.Task, pct int, msg string) {
+	if err := s.queries.TaskProgress(ctx, db.TaskProgressParams{ID: task.ID, Progress: int16(pct)}); err != nil {
+		return
+	}
+	s.timeline(ctx, task.ID, "progress", msg, map[string]any{"progress": pct})
+	t := FromRow(task)
+	t.Progress, t.Status = pct, "processing"
+	s.publish(events.TaskProgress, t)
+}
+
+// callTool runs one tool for a task through the executor, so the call is
+// recorded with the task and agent, and adds its usage to the task.
+func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, tool string, args any) (tools.Execution, error) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return tools.Execution{}, err
+	}
+	s.timeline(ctx, task.ID, "step", "running "+tool, map[string]any{"tool": tool})
+	exec, err := s.executor.Execute(ctx, tools.Request{Tool: tool, Arguments: raw, Source: tools.SourceAgent, AgentID: &agent.ID, TaskID: &task.ID})
+	data := map[string]any{"tool": tool, "execution_id": exec.ID, "execution_time_ms": exec.DurationMS, "status": exec.Status}
+	if err != nil {
+		data["error"] = apperr.MessageOf(err)
+	}
+	s.timeline(ctx, task.ID, "tool_call", tool+" "+exec.Status, data)
+	if exec.TokensUsed > 0 || exec.Cost > 0 {
+		_ = s.queries.TaskAddUsage(context.WithoutCancel(ctx), db.TaskAddUsageParams{ID: task.ID, Tokens: exec.TokensUsed, Cost: exec.Cost})
+	}
+	return exec, err
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func strPtr(s string) *string { return &s }

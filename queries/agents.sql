@@ -1,0 +1,86 @@
+-- name: AgentCreate :one
+INSERT INTO agents.agents (id, name, type, description, capabilities, config)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *;
+
+-- name: AgentGet :one
+SELECT * FROM agents.agents WHERE id = $1;
+
+-- name: AgentCount :one
+SELECT count(*) FROM agents.agents;
+
+-- name: AgentList :many
+SELECT * FROM agents.agents
+WHERE (sqlc.narg(type)::text IS NULL OR type = sqlc.narg(type))
+  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
+  AND (sqlc.narg(cursor_created_at)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT sqlc.arg(max_rows);
+
+-- AgentUpdate changes what is given (NULL keeps the current value).
+-- name: AgentUpdate :one
+UPDATE agents.agents
+SET name = coalesce(sqlc.narg(name), name),
+    description = coalesce(sqlc.narg(description), description),
+    config = coalesce(sqlc.narg(config), config),
+    updated_at = now()
+WHERE id = sqlc.arg(id)
+RETURNING *;
+
+-- AgentPause stops an agent from taking new tasks; a task it runs finishes.
+-- name: AgentPause :one
+UPDATE agents.agents
+SET status = 'paused', updated_at = now()
+WHERE id = $1
+RETURNING *;
+
+-- AgentResume makes a paused agent available again (busy if it still runs
+-- a task).
+-- name: AgentResume :one
+UPDATE agents.agents
+SET status = CASE WHEN current_task_id IS NULL THEN 'idle' ELSE 'busy' END, updated_at = now()
+WHERE id = $1 AND status IN ('paused', 'error')
+RETURNING *;
+
+-- name: AgentDelete :execrows
+DELETE FROM agents.agents WHERE id = $1 AND current_task_id IS NULL;
+
+-- AgentClaim atomically gives a task to the best free agent: its type is the
+-- task's domain, or it has every capability the task needs; same-domain
+-- agents first, then the least loaded. SKIP LOCKED lets concurrent workers
+-- claim different agents instead of waiting on each other.
+-- name: AgentClaim :one
+UPDATE agents.agents AS a
+SET status = 'busy', current_task_id = sqlc.arg(task_id), last_activity = now(), updated_at = now()
+WHERE a.id = (
+    SELECT c.id FROM agents.agents AS c
+    WHERE c.status = 'idle'
+      AND (c.type = sqlc.arg(domain) OR c.capabilities @> sqlc.arg(required)::text[])
+    ORDER BY (c.type = sqlc.arg(domain)) DESC, c.tasks_completed + c.tasks_failed, c.last_activity NULLS FIRST, c.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING a.*;
+
+-- AgentRelease frees an agent after a task and counts the outcome.
+-- name: AgentRelease :one
+UPDATE agents.agents
+SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END,
+    current_task_id = NULL,
+    tasks_completed = tasks_completed + sqlc.arg(completed)::int,
+    tasks_failed = tasks_failed + sqlc.arg(failed)::int,
+    last_activity = now(), updated_at = now()
+WHERE id = sqlc.arg(id) AND current_task_id = sqlc.arg(task_id)
+RETURNING *;
+
+-- name: AgentCountByStatus :many
+SELECT status, count(*) AS n FROM agents.agents GROUP BY status;
+
+-- AgentReleaseTask frees whichever agent holds task (after a crash), without
+-- counting an outcome.
+-- name: AgentReleaseTask :many
+UPDATE agents.agents
+SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END, current_task_id = NULL, updated_at = now()
+WHERE current_task_id = $1
+RETURNING *;
