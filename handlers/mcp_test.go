@@ -48,17 +48,19 @@ func TestMCPListsEveryTool(t *testing.T) {
 	res, err := s.ListTools(context.Background(), nil)
 	require.NoError(t, err)
 	var names []string
+	analysis := map[string]bool{"customer_segmenter": true, "data_analyzer": true, "financial_analyzer": true, "report_generator": true, "sales_forecaster": true}
 	for _, tool := range res.Tools {
 		names = append(names, tool.Name)
 		require.NotNil(t, tool.InputSchema, tool.Name)
 		require.NotEmpty(t, tool.Description, tool.Name)
-		if tool.Name != "llm_processor" {
+		if analysis[tool.Name] {
 			require.NotNil(t, tool.OutputSchema, tool.Name)
 			require.True(t, tool.Annotations.ReadOnlyHint, tool.Name)
 		}
 	}
 	sort.Strings(names)
-	require.Equal(t, []string{"customer_segmenter", "data_analyzer", "financial_analyzer", "llm_processor", "report_generator", "sales_forecaster"}, names)
+	require.Equal(t, []string{"cancel_task", "create_task", "customer_segmenter", "data_analyzer", "financial_analyzer", "get_task",
+		"list_agents", "list_tasks", "llm_processor", "report_generator", "sales_forecaster"}, names)
 	init := s.InitializeResult()
 	require.Equal(t, "bizmcp", init.ServerInfo.Name)
 	require.NotNil(t, init.Capabilities.Tools)
@@ -265,10 +267,18 @@ func TestMCPResourcesPromptsCompletion(t *testing.T) {
 
 	list, err := s.ListResources(ctx, nil)
 	require.NoError(t, err)
-	require.Equal(t, "bizmcp://tool-executions", list.Resources[0].URI)
+	var uris []string
+	for _, r := range list.Resources {
+		uris = append(uris, r.URI)
+	}
+	require.ElementsMatch(t, []string{"bizmcp://agents", "bizmcp://tool-executions"}, uris)
 	templates, err := s.ListResourceTemplates(ctx, nil)
 	require.NoError(t, err)
-	require.Equal(t, "bizmcp://tool-executions/{id}", templates.ResourceTemplates[0].URITemplate)
+	uris = nil
+	for _, r := range templates.ResourceTemplates {
+		uris = append(uris, r.URITemplate)
+	}
+	require.ElementsMatch(t, []string{"bizmcp://agents/{id}", "bizmcp://tasks/{id}", "bizmcp://tool-executions/{id}"}, uris)
 
 	recent, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: "bizmcp://tool-executions"})
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/metrics"
 	"github.com/bizmcp/bizmcp/internal/orchestrator"
@@ -66,6 +67,11 @@ type Deps struct {
 	Tools   ToolService
 	Agents  AgentService
 	Tasks   TaskService
+	// Events is the live event hub the WebSocket stream subscribes to.
+	Events *events.Hub
+	// Stopping is closed when the server begins to shut down, so long-lived
+	// connections (WebSocket streams) end instead of holding the drain up.
+	Stopping <-chan struct{}
 	// MCP is the MCP server mounted at /mcp.
 	MCP *mcp.Server
 	// Conformance, when set, is mounted without authentication at

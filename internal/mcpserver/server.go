@@ -14,7 +14,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	bizauth "github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/tools"
@@ -49,13 +48,27 @@ func principalOf(extra *mcp.RequestExtra) (bizauth.Principal, bool) {
 // Server holds what the MCP handlers use.
 type Server struct {
 	executor *tools.Executor
-	queries  *db.Queries
+	tasks    Tasks
+	agents   Agents
+	events   Subscriber
 	logger   *slog.Logger
 }
 
+// Deps are what the MCP server is built from. Tasks, Agents and Events may
+// be nil: the orchestration tools and resources are then left out.
+type Deps struct {
+	Executor *tools.Executor
+	Tasks    Tasks
+	Agents   Agents
+	Events   Subscriber
+	Version  string
+	Logger   *slog.Logger
+}
+
 // New builds the MCP server.
-func New(executor *tools.Executor, queries *db.Queries, version string, logger *slog.Logger) *mcp.Server {
-	s := &Server{executor: executor, queries: queries, logger: logger}
+func New(d Deps) *mcp.Server {
+	s := &Server{executor: d.Executor, tasks: d.Tasks, agents: d.Agents, events: d.Events, logger: d.Logger}
+	executor, version, logger := d.Executor, d.Version, d.Logger
 	srv := mcp.NewServer(&mcp.Implementation{Name: "bizmcp", Title: "bizmcp business AI server", Version: version}, &mcp.ServerOptions{
 		Instructions: "Business analysis tools (financial analysis, sales forecasting, RFM customer segmentation, " +
 			"descriptive statistics, Markdown reports, LLM completion). Every tool call is recorded; recent calls are " +
@@ -74,6 +87,7 @@ func New(executor *tools.Executor, queries *db.Queries, version string, logger *
 		t, _ := executor.Registry().Lookup(name)
 		srv.AddTool(toolDef(t), s.callTool(t))
 	}
+	s.addOrchestration(srv)
 	s.addResources(srv)
 	s.addPrompts(srv)
 	return srv

@@ -22,6 +22,7 @@ type Metrics struct {
 	LLMTokens           *prometheus.CounterVec
 	LLMCost             *prometheus.CounterVec
 	MCPSessions         prometheus.Gauge
+	WebSocketClients    prometheus.Gauge
 }
 
 // New registers the collectors, with the Go runtime and process ones.
@@ -67,6 +68,10 @@ func New() *Metrics {
 			Name: "bizmcp_llm_cost_usd_total",
 			Help: "LLM cost in USD by provider and model (0 for models without a price).",
 		}, []string{"provider", "model"}),
+		WebSocketClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bizmcp_websocket_clients",
+			Help: "WebSocket event stream clients connected to this instance.",
+		}),
 		MCPSessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bizmcp_mcp_sessions",
 			Help: "Open MCP sessions on this instance.",
@@ -76,7 +81,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPDuration, m.RateLimitRejections, m.RateLimitFallbacks, m.AuthFailures,
-		m.ToolExecutions, m.ToolDuration, m.LLMTokens, m.LLMCost, m.MCPSessions,
+		m.ToolExecutions, m.ToolDuration, m.LLMTokens, m.LLMCost, m.MCPSessions, m.WebSocketClients,
 	)
 	return m
 }
