@@ -175,7 +175,7 @@ func Load(getenv func(string) string, mode Mode) (Config, error) {
 	c.MaxBodyBytes = int64(intVar(get, "MAX_BODY_BYTES", 1<<20, 1024, 64<<20, bad))
 	c.ShutdownTimeout = durationVar(get, "SHUTDOWN_TIMEOUT", 30*time.Second, bad)
 	c.TaskWorkers = intVar(get, "TASK_WORKERS", 10, 1, 1000, bad)
-	c.TaskRescueAfter = durationVar(get, "TASK_RESCUE_AFTER", 25*time.Hour, bad)
+	c.TaskRescueAfter = durationVar(get, "TASK_RESCUE_AFTER", time.Minute, bad)
 	c.KeyUsageFlushInterval = durationVar(get, "KEY_USAGE_FLUSH_INTERVAL", 10*time.Second, bad)
 	switch v := strings.ToLower(get("TRUST_PROXY_HEADERS")); v {
 	case "", "false", "0", "no":

@@ -72,8 +72,9 @@ type Config struct {
 	// Workers is how many tasks this instance runs at once.
 	Workers int
 	// RescueAfter is how long a task may look running before it is
-	// considered abandoned by a dead instance and run again. It must exceed
-	// the longest task timeout.
+	// considered abandoned by a dead instance and run again. River never
+	// rescues a job before its own timeout has passed, so a long task is not
+	// taken for dead while it still runs.
 	RescueAfter time.Duration
 	// NoAgentRetry is how often a task waiting for a free agent looks again.
 	NoAgentRetry time.Duration
@@ -96,10 +97,10 @@ func New(pool *pgxpool.Pool, queries *db.Queries, executor *tools.Executor, publ
 		cfg.Workers = 10
 	}
 	if cfg.RescueAfter <= 0 {
-		cfg.RescueAfter = MaxTimeout + time.Hour
+		cfg.RescueAfter = time.Minute
 	}
 	if cfg.NoAgentRetry <= 0 {
-		cfg.NoAgentRetry = 2 * time.Second
+		cfg.NoAgentRetry = time.Second
 	}
 	s := &Service{pool: pool, queries: queries, executor: executor, events: publisher, logger: logger, cfg: cfg}
 	workers := river.NewWorkers()
