@@ -58,6 +58,41 @@ func (q *Queries) AgentClaim(ctx context.Context, arg AgentClaimParams) (Agent, 
 	return i, err
 }
 
+const agentClaimAssigned = `-- name: AgentClaimAssigned :one
+UPDATE agents.agents
+SET status = 'busy', current_task_id = $1, last_activity = now(), updated_at = now()
+WHERE id = $2 AND status = 'idle'
+RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
+`
+
+type AgentClaimAssignedParams struct {
+	TaskID  *uuid.UUID
+	AgentID uuid.UUID
+}
+
+// AgentClaimAssigned claims the agent a task was assigned to (a delegated
+// sub-task goes to the agent the request message named), if it is free.
+func (q *Queries) AgentClaimAssigned(ctx context.Context, arg AgentClaimAssignedParams) (Agent, error) {
+	row := q.db.QueryRow(ctx, agentClaimAssigned, arg.TaskID, arg.AgentID)
+	var i Agent
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Type,
+		&i.Description,
+		&i.Capabilities,
+		&i.Status,
+		&i.CurrentTaskID,
+		&i.TasksCompleted,
+		&i.TasksFailed,
+		&i.LastActivity,
+		&i.Config,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const agentCount = `-- name: AgentCount :one
 SELECT count(*) FROM agents.agents
 `
@@ -246,6 +281,41 @@ RETURNING id, name, type, description, capabilities, status, current_task_id, ta
 // AgentPause stops an agent from taking new tasks; a task it runs finishes.
 func (q *Queries) AgentPause(ctx context.Context, id uuid.UUID) (Agent, error) {
 	row := q.db.QueryRow(ctx, agentPause, id)
+	var i Agent
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Type,
+		&i.Description,
+		&i.Capabilities,
+		&i.Status,
+		&i.CurrentTaskID,
+		&i.TasksCompleted,
+		&i.TasksFailed,
+		&i.LastActivity,
+		&i.Config,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const agentPickForDomain = `-- name: AgentPickForDomain :one
+SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at FROM agents.agents
+WHERE type = $1 AND status IN ('idle', 'busy') AND id <> $2
+ORDER BY (status = 'idle') DESC, tasks_completed + tasks_failed, id
+LIMIT 1
+`
+
+type AgentPickForDomainParams struct {
+	Type string
+	ID   uuid.UUID
+}
+
+// AgentPickForDomain chooses who receives a delegated request: an agent of
+// the domain that is not paused and not the sender, least loaded first.
+func (q *Queries) AgentPickForDomain(ctx context.Context, arg AgentPickForDomainParams) (Agent, error) {
+	row := q.db.QueryRow(ctx, agentPickForDomain, arg.Type, arg.ID)
 	var i Agent
 	err := row.Scan(
 		&i.ID,

@@ -152,8 +152,10 @@ func (q *Queries) TaskCountByStatus(ctx context.Context) ([]TaskCountByStatusRow
 }
 
 const taskCreate = `-- name: TaskCreate :one
-INSERT INTO agents.tasks (id, title, description, domain, priority, input_data, parent_task_id, timeout_seconds, max_attempts)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO agents.tasks (id, title, description, domain, priority, input_data, parent_task_id, timeout_seconds, max_attempts,
+                          agent_id, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::uuid,
+        CASE WHEN $10::uuid IS NULL THEN 'pending' ELSE 'assigned' END)
 RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
 `
 
@@ -167,8 +169,11 @@ type TaskCreateParams struct {
 	ParentTaskID   *uuid.UUID
 	TimeoutSeconds int32
 	MaxAttempts    int32
+	AgentID        *uuid.UUID
 }
 
+// TaskCreate stores a task; one created for a given agent (a delegated
+// sub-task) starts as assigned to it.
 func (q *Queries) TaskCreate(ctx context.Context, arg TaskCreateParams) (Task, error) {
 	row := q.db.QueryRow(ctx, taskCreate,
 		arg.ID,
@@ -180,6 +185,7 @@ func (q *Queries) TaskCreate(ctx context.Context, arg TaskCreateParams) (Task, e
 		arg.ParentTaskID,
 		arg.TimeoutSeconds,
 		arg.MaxAttempts,
+		arg.AgentID,
 	)
 	var i Task
 	err := row.Scan(
@@ -437,7 +443,9 @@ func (q *Queries) TaskProgress(ctx context.Context, arg TaskProgressParams) erro
 
 const taskRecoverInterrupted = `-- name: TaskRecoverInterrupted :one
 UPDATE agents.tasks
-SET status = 'pending', agent_id = NULL, error_message = 'the previous attempt was interrupted (server stopped or crashed)'
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
+    error_message = 'the previous attempt was interrupted (server stopped or crashed)'
 WHERE id = $1 AND status = 'processing'
 RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
 `
@@ -475,7 +483,8 @@ func (q *Queries) TaskRecoverInterrupted(ctx context.Context, id uuid.UUID) (Tas
 
 const taskRequeue = `-- name: TaskRequeue :one
 UPDATE agents.tasks
-SET status = 'pending', error_message = $2, agent_id = NULL
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    error_message = $2, agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
 WHERE id = $1 AND status = 'processing'
 RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
 `
@@ -486,6 +495,8 @@ type TaskRequeueParams struct {
 }
 
 // TaskRequeue puts a task whose attempt failed back in line for the next.
+// TaskRequeue puts a task whose attempt failed back in line for the next;
+// a task assigned to an agent stays assigned to it.
 func (q *Queries) TaskRequeue(ctx context.Context, arg TaskRequeueParams) (Task, error) {
 	row := q.db.QueryRow(ctx, taskRequeue, arg.ID, arg.ErrorMessage)
 	var i Task
@@ -517,8 +528,9 @@ func (q *Queries) TaskRequeue(ctx context.Context, arg TaskRequeueParams) (Task,
 
 const taskRetry = `-- name: TaskRetry :one
 UPDATE agents.tasks
-SET status = 'pending', error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL,
-    started_at = NULL, agent_id = NULL, attempts = 0, job_id = NULL
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL
 WHERE id = $1 AND status IN ('failed', 'cancelled')
 RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
 `

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/bizmcp/bizmcp/internal/agents"
+	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
 )
 
 type createAgentRequest struct {
@@ -89,4 +92,64 @@ func (s *Server) deleteAgent(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+type sendMessageRequest struct {
+	Type          string          `json:"type"`
+	SenderID      *string         `json:"sender_id"`
+	CorrelationID *string         `json:"correlation_id"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// sendMessage stores a message to the agent (write scope). A request
+// carries a task for the agent ({"task": {...}}): 201 with the message, whose
+// task_id names the task created for it.
+func (s *Server) sendMessage(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req sendMessageRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	p := orchestrator.SendParams{RecipientID: id, Type: req.Type, Payload: req.Payload}
+	if p.SenderID, err = optionalUUID("sender_id", req.SenderID); err != nil {
+		return err
+	}
+	if p.CorrelationID, err = optionalUUID("correlation_id", req.CorrelationID); err != nil {
+		return err
+	}
+	m, err := s.deps.Tasks.Send(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, m)
+}
+
+func (s *Server) listMessages(c echo.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	pg, err := s.deps.Tasks.Messages(c.Request().Context(), id, c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pg)
+}
+
+func optionalUUID(name string, raw *string) (*uuid.UUID, error) {
+	if raw == nil || *raw == "" {
+		return nil, nil
+	}
+	id, err := uuid.Parse(*raw)
+	if err != nil {
+		return nil, apperr.E(apperr.Invalid, "%s %q is not a UUID", name, truncate(*raw, 64))
+	}
+	return &id, nil
 }

@@ -60,7 +60,7 @@ func TestMCPListsEveryTool(t *testing.T) {
 	}
 	sort.Strings(names)
 	require.Equal(t, []string{"cancel_task", "create_task", "customer_segmenter", "data_analyzer", "financial_analyzer", "get_task",
-		"list_agents", "list_tasks", "llm_processor", "report_generator", "sales_forecaster"}, names)
+		"list_agents", "list_tasks", "llm_processor", "report_generator", "sales_forecaster", "send_agent_message"}, names)
 	init := s.InitializeResult()
 	require.Equal(t, "bizmcp", init.ServerInfo.Name)
 	require.NotNil(t, init.Capabilities.Tools)

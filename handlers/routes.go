@@ -50,6 +50,8 @@ func (s *Server) routes() {
 	api.GET("/admin/agents/:id", s.getAgent, key, read)
 	api.PATCH("/admin/agents/:id", s.updateAgent, key, admin)
 	api.DELETE("/admin/agents/:id", s.deleteAgent, key, admin)
+	api.GET("/admin/agents/:id/messages", s.listMessages, key, read)
+	api.POST("/admin/agents/:id/messages", s.sendMessage, key, write)
 	api.GET("/resources/tasks", s.listTasks, key, read)
 	api.POST("/resources/tasks", s.createTask, key, write)
 	api.GET("/resources/tasks/:id", s.getTask, key, read)

@@ -56,6 +56,8 @@ type TaskService interface {
 	Cancel(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
 	Retry(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
 	Timeline(ctx context.Context, id uuid.UUID) ([]orchestrator.Event, error)
+	Send(ctx context.Context, p orchestrator.SendParams) (orchestrator.Message, error)
+	Messages(ctx context.Context, agentID uuid.UUID, cursor string, limit int) (orchestrator.MessagePage, error)
 }
 
 // Deps are the services and settings the HTTP layer is built from.

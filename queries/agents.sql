@@ -84,3 +84,19 @@ UPDATE agents.agents
 SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END, current_task_id = NULL, updated_at = now()
 WHERE current_task_id = $1
 RETURNING *;
+
+-- AgentClaimAssigned claims the agent a task was assigned to (a delegated
+-- sub-task goes to the agent the request message named), if it is free.
+-- name: AgentClaimAssigned :one
+UPDATE agents.agents
+SET status = 'busy', current_task_id = sqlc.arg(task_id), last_activity = now(), updated_at = now()
+WHERE id = sqlc.arg(agent_id) AND status = 'idle'
+RETURNING *;
+
+-- AgentPickForDomain chooses who receives a delegated request: an agent of
+-- the domain that is not paused and not the sender, least loaded first.
+-- name: AgentPickForDomain :one
+SELECT * FROM agents.agents
+WHERE type = $1 AND status IN ('idle', 'busy') AND id <> $2
+ORDER BY (status = 'idle') DESC, tasks_completed + tasks_failed, id
+LIMIT 1;

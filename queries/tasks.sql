@@ -1,6 +1,10 @@
+-- TaskCreate stores a task; one created for a given agent (a delegated
+-- sub-task) starts as assigned to it.
 -- name: TaskCreate :one
-INSERT INTO agents.tasks (id, title, description, domain, priority, input_data, parent_task_id, timeout_seconds, max_attempts)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO agents.tasks (id, title, description, domain, priority, input_data, parent_task_id, timeout_seconds, max_attempts,
+                          agent_id, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, sqlc.narg(agent_id)::uuid,
+        CASE WHEN sqlc.narg(agent_id)::uuid IS NULL THEN 'pending' ELSE 'assigned' END)
 RETURNING *;
 
 -- name: TaskSetJob :exec
@@ -51,9 +55,12 @@ WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
 RETURNING *;
 
 -- TaskRequeue puts a task whose attempt failed back in line for the next.
+-- TaskRequeue puts a task whose attempt failed back in line for the next;
+-- a task assigned to an agent stays assigned to it.
 -- name: TaskRequeue :one
 UPDATE agents.tasks
-SET status = 'pending', error_message = $2, agent_id = NULL
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    error_message = $2, agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
 WHERE id = $1 AND status = 'processing'
 RETURNING *;
 
@@ -66,8 +73,9 @@ RETURNING *;
 -- TaskRetry makes a failed or cancelled task pending again, from scratch.
 -- name: TaskRetry :one
 UPDATE agents.tasks
-SET status = 'pending', error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL,
-    started_at = NULL, agent_id = NULL, attempts = 0, job_id = NULL
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL
 WHERE id = $1 AND status IN ('failed', 'cancelled')
 RETURNING *;
 
@@ -94,6 +102,8 @@ FROM (SELECT completed_at, started_at FROM agents.tasks
 -- that died mid-run.
 -- name: TaskRecoverInterrupted :one
 UPDATE agents.tasks
-SET status = 'pending', agent_id = NULL, error_message = 'the previous attempt was interrupted (server stopped or crashed)'
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
+    error_message = 'the previous attempt was interrupted (server stopped or crashed)'
 WHERE id = $1 AND status = 'processing'
 RETURNING *;

@@ -79,7 +79,7 @@ inspect --method tools/list >"$workdir/tools.json"
 node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const names = r.tools.map(t => t.name).sort();
-const want = ["cancel_task","create_task","customer_segmenter","data_analyzer","financial_analyzer","get_task","list_agents","list_tasks","llm_processor","report_generator","sales_forecaster"];
+const want = ["cancel_task","create_task","customer_segmenter","data_analyzer","financial_analyzer","get_task","list_agents","list_tasks","llm_processor","report_generator","sales_forecaster","send_agent_message"];
 if (JSON.stringify(names) !== JSON.stringify(want)) { console.error("tools/list:", names); process.exit(1); }
 console.log("tools/list: " + names.join(", "));
 ' "$workdir/tools.json"

@@ -24,6 +24,7 @@ type Tasks interface {
 	List(ctx context.Context, f orchestrator.Filter, cursor string, limit int) (orchestrator.ListPage, error)
 	Cancel(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
 	Timeline(ctx context.Context, id uuid.UUID) ([]orchestrator.Event, error)
+	Send(ctx context.Context, p orchestrator.SendParams) (orchestrator.Message, error)
 }
 
 // Agents is what the MCP server needs of the agent registry.
@@ -107,6 +108,17 @@ func (s *Server) orchestrationTools() []orchestrationTool {
 			tool: &mcp.Tool{Name: "cancel_task", Title: "Cancel a task", Description: "Cancels a pending or running task (a running step is stopped). Requires the \"write\" scope.",
 				InputSchema: schema(`{"type":"object","additionalProperties":false,"required":["task_id"],"properties":{"task_id":{"type":"string","format":"uuid"}}}`)},
 			scope: bizauth.ScopeWrite, handler: s.cancelTask,
+		},
+		{
+			tool: &mcp.Tool{Name: "send_agent_message", Title: "Send a message to an agent",
+				Description: "Stores a message to an agent. A request carries a task for it to do: payload {\"task\": {\"title\", \"input_data\", \"priority\"?}} " +
+					"(the answer names the task created; follow it with get_task). Notifications are delivered to live listeners at once. Requires the \"write\" scope.",
+				InputSchema: schema(`{"type":"object","additionalProperties":false,"required":["agent_id","type","payload"],"properties":{
+"agent_id":{"type":"string","format":"uuid"},
+"type":{"type":"string","enum":["request","notification","response"]},
+"correlation_id":{"type":"string","format":"uuid"},
+"payload":{"type":"object"}}}`)},
+			scope: bizauth.ScopeWrite, handler: s.sendMessage,
 		},
 		{
 			tool: &mcp.Tool{Name: "list_agents", Title: "List agents", Description: "The agents with their type, capabilities, status and counters. Requires the \"read\" scope.",
@@ -247,6 +259,26 @@ func (s *Server) cancelTask(ctx context.Context, _ *mcp.CallToolRequest, args ma
 		return nil, err
 	}
 	return s.tasks.Cancel(ctx, id)
+}
+
+func (s *Server) sendMessage(ctx context.Context, _ *mcp.CallToolRequest, args map[string]any) (any, error) {
+	to, err := argUUID(args, "agent_id")
+	if err != nil {
+		return nil, err
+	}
+	p := orchestrator.SendParams{RecipientID: to, Type: str(args["type"])}
+	if _, ok := args["correlation_id"]; ok {
+		c, err := argUUID(args, "correlation_id")
+		if err != nil {
+			return nil, err
+		}
+		p.CorrelationID = &c
+	}
+	p.Payload, err = json.Marshal(args["payload"])
+	if err != nil {
+		return nil, err
+	}
+	return s.tasks.Send(ctx, p)
 }
 
 func (s *Server) listAgents(ctx context.Context, _ *mcp.CallToolRequest, args map[string]any) (any, error) {

@@ -3,8 +3,12 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
@@ -46,13 +50,29 @@ func requiredTools(domain string) []string {
 	return []string{planFor(domain, nil).tool}
 }
 
-// run executes the plan: the domain's tool, then (except for general tasks)
-// a Markdown report of its findings. Each call goes through the executor and
-// is in the timeline.
+// MaxDelegates bounds the sub-tasks one task may delegate.
+const MaxDelegates = 10
+
+// delegate is one part of a task handed to an agent of another domain.
+type delegate struct {
+	Domain    string          `json:"domain"`
+	Title     string          `json:"title"`
+	InputData json.RawMessage `json:"input_data"`
+}
+
+// run executes the plan: the domain's tool when the input has what it takes,
+// the delegated parts (input_data.delegate) through request messages to
+// agents of other domains, then (except for a plain general task) a Markdown
+// report combining the findings. Each call goes through the executor and is
+// in the timeline.
 func (s *Service) run(ctx context.Context, task db.Task, agent db.Agent) (json.RawMessage, error) {
 	var input map[string]any
 	if err := json.Unmarshal(task.InputData, &input); err != nil {
 		return nil, apperr.E(apperr.Invalid, "input_data is not a JSON object")
+	}
+	delegates, err := parseDelegates(task, input)
+	if err != nil {
+		return nil, err
 	}
 	p := planFor(task.Domain, input)
 	args := map[string]any{}
@@ -61,46 +81,203 @@ func (s *Service) run(ctx context.Context, task db.Task, agent db.Agent) (json.R
 			args[k] = v
 		}
 	}
-	if len(args) == 0 || (p.tool == "financial_analyzer" && args["data"] == nil) || (p.tool == "llm_processor" && args["prompt"] == nil) {
-		return nil, apperr.E(apperr.Invalid, "%s", p.needs)
+	ownWork := len(args) > 0 && !(p.tool == "financial_analyzer" && args["data"] == nil) && !(p.tool == "llm_processor" && args["prompt"] == nil)
+	if !ownWork && len(delegates) == 0 {
+		return nil, apperr.E(apperr.Invalid, "%s (or a \"delegate\" list of {domain, input_data} parts for other agents)", p.needs)
 	}
 	if task.Description != "" && p.tool == "llm_processor" && args["system"] == nil {
 		args["system"] = "Task: " + task.Title + ". " + task.Description
 	}
 
-	s.progress(ctx, task, 10, "running "+p.tool)
-	main, err := s.callTool(ctx, task, agent, p.tool, args)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{"tool": p.tool, "execution_id": main.ID, "result": main.Result, "summary": main.Summary}
-	if p.tool != "llm_processor" {
-		s.progress(ctx, task, 70, "writing the report")
-		summary := main.Summary
-		if utf8.RuneCountInString(summary) > 20000 {
-			summary = string([]rune(summary)[:20000]) + "…"
-		}
-		if strings.TrimSpace(summary) == "" {
-			summary = "The " + p.tool + " results are attached to this task."
-		}
-		report, err := s.callTool(ctx, task, agent, "report_generator", map[string]any{
-			"title":    task.Title,
-			"summary":  summary,
-			"sections": []map[string]any{{"heading": "How it was computed", "content": "Computed by " + p.tool + " for " + agent.Name + "; the full figures are in this task's output."}},
-		})
+	out := map[string]any{}
+	var sections []map[string]any
+	summary := ""
+	if len(delegates) > 0 {
+		children, err := s.delegate(ctx, task, agent, delegates)
 		if err != nil {
 			return nil, err
 		}
-		var r struct {
-			Markdown string `json:"markdown"`
+		out["children"] = children
+		for _, c := range children {
+			content := c.Summary
+			if c.Status != "completed" {
+				content = "Not available: " + c.Error
+			}
+			if strings.TrimSpace(content) == "" {
+				content = "Completed; see the sub-task's output."
+			}
+			sections = append(sections, map[string]any{"heading": c.Domain + ": " + c.Title, "content": clip(content)})
 		}
-		_ = json.Unmarshal(report.Result, &r)
-		out["report"] = r.Markdown
 	}
-	s.progress(ctx, task, 95, "done")
-	b, err := json.Marshal(out)
+	if ownWork {
+		s.progress(ctx, task, max(10, currentProgress(ctx, s, task)), "running "+p.tool)
+		main, err := s.callTool(ctx, task, agent, p.tool, args)
+		if err != nil {
+			return nil, err
+		}
+		out["tool"], out["execution_id"], out["result"], out["summary"] = p.tool, main.ID, main.Result, main.Summary
+		summary = main.Summary
+		if p.tool == "llm_processor" && len(delegates) == 0 {
+			s.progress(ctx, task, 95, "done")
+			return json.Marshal(out)
+		}
+	}
+	s.progress(ctx, task, 80, "writing the report")
+	if strings.TrimSpace(summary) == "" {
+		summary = "Findings of " + agent.Name + " for " + task.Title + "."
+	}
+	sections = append(sections, map[string]any{"heading": "How it was computed", "content": "Computed by " + agent.Name +
+		" with the business tools; the full figures are in this task's output and in its sub-tasks' outputs."})
+	report, err := s.callTool(ctx, task, agent, "report_generator", map[string]any{"title": task.Title, "summary": clip(summary), "sections": sections})
 	if err != nil {
 		return nil, err
 	}
-	return b, nil
+	var r struct {
+		Markdown string `json:"markdown"`
+	}
+	_ = json.Unmarshal(report.Result, &r)
+	out["report"] = r.Markdown
+	s.progress(ctx, task, 95, "done")
+	return json.Marshal(out)
+}
+
+func parseDelegates(task db.Task, input map[string]any) ([]delegate, error) {
+	raw, ok := input["delegate"]
+	if !ok {
+		return nil, nil
+	}
+	if task.ParentTaskID != nil {
+		return nil, apperr.E(apperr.Invalid, "a delegated task cannot delegate again: give the parts to the first task")
+	}
+	b, _ := json.Marshal(raw)
+	var ds []delegate
+	if err := json.Unmarshal(b, &ds); err != nil {
+		return nil, apperr.E(apperr.Invalid, `delegate must be a list of {"domain", "title"?, "input_data"}`)
+	}
+	if len(ds) == 0 || len(ds) > MaxDelegates {
+		return nil, apperr.E(apperr.Invalid, "delegate must list 1 to %d parts", MaxDelegates)
+	}
+	return ds, nil
+}
+
+// childResult is what a delegated part produced.
+type childResult struct {
+	TaskID  string          `json:"task_id"`
+	Domain  string          `json:"domain"`
+	Title   string          `json:"title"`
+	AgentID *string         `json:"agent_id"`
+	Status  string          `json:"status"`
+	Output  json.RawMessage `json:"output,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Summary string          `json:"-"`
+}
+
+// delegate sends a request per part to an agent of the part's domain (the
+// request and its sub-task are stored together), waits for every response,
+// and returns the results. A retried task finds the sub-tasks of its earlier
+// attempt and waits for those instead of asking again.
+func (s *Service) delegate(ctx context.Context, task db.Task, agent db.Agent, parts []delegate) ([]childResult, error) {
+	existing, err := s.queries.TaskList(ctx, db.TaskListParams{ParentTaskID: &task.ID, MaxRows: MaxDelegates + 1})
+	if err != nil {
+		return nil, db.MapError(err, "sub-tasks")
+	}
+	if len(existing) == 0 {
+		for _, d := range parts {
+			to, err := s.queries.AgentPickForDomain(ctx, db.AgentPickForDomainParams{Type: d.Domain, ID: agent.ID})
+			if err != nil {
+				if apperr.Is(db.MapError(err, "agent"), apperr.NotFound) {
+					return nil, apperr.E(apperr.Invalid, "no other active %q agent to delegate to: create one or resume a paused one", truncate(d.Domain, 32))
+				}
+				return nil, db.MapError(err, "agent")
+			}
+			title := d.Title
+			if title == "" {
+				title = task.Title + " (" + d.Domain + " part)"
+			}
+			created, err := s.Create(ctx, CreateParams{
+				Title: title, Domain: d.Domain, Priority: task.Priority, InputData: d.InputData, ParentTaskID: &task.ID,
+				Timeout: time.Duration(task.TimeoutSeconds) * time.Second, AssignTo: &to.ID, RequestFrom: &agent.ID,
+			})
+			if err != nil {
+				return nil, err
+			}
+			s.timeline(ctx, task.ID, "message", "asked "+to.Name+" to do "+title, map[string]any{"to": to.ID, "task_id": created.Task.ID, "type": "request"})
+		}
+	}
+
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		kids, err := s.queries.TaskList(ctx, db.TaskListParams{ParentTaskID: &task.ID, MaxRows: MaxDelegates + 1})
+		if err != nil {
+			return nil, db.MapError(err, "sub-tasks")
+		}
+		done := 0
+		for _, k := range kids {
+			if Terminal(k.Status) {
+				done++
+			}
+		}
+		if done == len(kids) {
+			out := make([]childResult, 0, len(kids))
+			for i := len(kids) - 1; i >= 0; i-- { // oldest first, in the order asked
+				k := kids[i]
+				if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &k.ID, Type: "response"}); err != nil {
+					s.logger.WarnContext(ctx, "could not mark a response delivered", "task_id", k.ID, "err", err)
+				}
+				c := childResult{TaskID: k.ID.String(), Domain: k.Domain, Title: k.Title, Status: k.Status, Output: k.OutputData}
+				if k.AgentID != nil {
+					id := k.AgentID.String()
+					c.AgentID = &id
+				}
+				if k.ErrorMessage != nil && k.Status != "completed" {
+					c.Error = *k.ErrorMessage
+				}
+				var o struct {
+					Summary string `json:"summary"`
+				}
+				_ = json.Unmarshal(k.OutputData, &o)
+				c.Summary = o.Summary
+				out = append(out, c)
+				s.timeline(ctx, task.ID, "message", "response from the "+k.Domain+" part: "+k.Status, map[string]any{"task_id": k.ID, "type": "response"})
+			}
+			return out, nil
+		}
+		s.progress(ctx, task, 10+60*done/max(len(kids), 1), "waiting for delegated parts")
+		select {
+		case <-ctx.Done():
+			// The parent ends (cancelled, timed out, server stopping): its
+			// parts are no longer wanted unless it is retried.
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) || s.cancelled(task.ID) {
+				for _, k := range kids {
+					if !Terminal(k.Status) {
+						_, _ = s.Cancel(context.WithoutCancel(ctx), k.ID)
+					}
+				}
+			}
+			return nil, ctx.Err()
+		case <-poll.C:
+		}
+	}
+}
+
+// cancelled reports whether a task was cancelled by request.
+func (s *Service) cancelled(id uuid.UUID) bool {
+	t, err := s.queries.TaskGet(context.Background(), id)
+	return err == nil && t.Status == "cancelled"
+}
+
+func currentProgress(ctx context.Context, s *Service, task db.Task) int {
+	t, err := s.queries.TaskGet(ctx, task.ID)
+	if err != nil {
+		return 0
+	}
+	return int(t.Progress)
+}
+
+func clip(s string) string {
+	if utf8.RuneCountInString(s) > 20000 {
+		return string([]rune(s)[:20000]) + "…"
+	}
+	return s
 }

@@ -178,6 +178,14 @@ type CreateParams struct {
 	ParentTaskID *uuid.UUID
 	Timeout      time.Duration // 0 = DefaultTimeout
 	MaxAttempts  int           // 0 = 3
+	// AssignTo gives the task to one agent (a delegated request names its
+	// recipient); nil lets the orchestrator choose.
+	AssignTo *uuid.UUID
+	// RequestFrom, with AssignTo, stores the request message from this
+	// agent (nil: from an operator) in the task's transaction, so the task
+	// and the message exist together or not at all.
+	RequestFrom    *uuid.UUID
+	RequestPayload json.RawMessage
 }
 
 // Created is Create's answer.
@@ -243,9 +251,28 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Created, error) {
 	row, err := q.TaskCreate(ctx, db.TaskCreateParams{
 		ID: id, Title: title, Description: p.Description, Domain: p.Domain, Priority: p.Priority, InputData: input,
 		ParentTaskID: p.ParentTaskID, TimeoutSeconds: int32(timeout / time.Second), MaxAttempts: int32(attempts),
+		AgentID: p.AssignTo,
 	})
 	if err != nil {
 		return Created{}, db.MapError(err, "task")
+	}
+	var request *db.Message
+	if p.AssignTo != nil {
+		payload := p.RequestPayload
+		if len(payload) == 0 {
+			payload = mustJSON(map[string]any{"task": map[string]any{"title": title, "domain": p.Domain, "input_data": input}})
+		}
+		msgID, err := uuid.NewV7()
+		if err != nil {
+			return Created{}, err
+		}
+		m, err := q.MessageCreate(ctx, db.MessageCreateParams{
+			ID: msgID, SenderID: p.RequestFrom, RecipientID: *p.AssignTo, Type: "request", CorrelationID: &id, TaskID: &id, Payload: payload,
+		})
+		if err != nil {
+			return Created{}, db.MapError(err, "message")
+		}
+		request = &m
 	}
 	if err := s.enqueue(ctx, tx, q, row); err != nil {
 		return Created{}, err
@@ -258,6 +285,9 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Created, error) {
 	}
 	task := FromRow(row)
 	s.publish(events.TaskCreated, task)
+	if request != nil {
+		s.publishMessage(messageFromRow(*request))
+	}
 	out := Created{Task: task}
 	if avg, err := s.queries.TaskAverageDuration(ctx, p.Domain); err == nil && avg > 0 {
 		eta := time.Now().UTC().Add(time.Duration(avg * float64(time.Second)))

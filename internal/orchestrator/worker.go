@@ -71,7 +71,13 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 		}
 	}
 
-	agent, err := s.queries.AgentClaim(ctx, db.AgentClaimParams{TaskID: &id, Domain: row.Domain, Required: requiredTools(row.Domain)})
+	var agent db.Agent
+	if row.Status == "assigned" && row.AgentID != nil {
+		// A delegated request waits for the agent it was sent to.
+		agent, err = s.queries.AgentClaimAssigned(ctx, db.AgentClaimAssignedParams{TaskID: &id, AgentID: *row.AgentID})
+	} else {
+		agent, err = s.queries.AgentClaim(ctx, db.AgentClaimParams{TaskID: &id, Domain: row.Domain, Required: requiredTools(row.Domain)})
+	}
 	if err != nil {
 		if apperr.Is(db.MapError(err, "agent"), apperr.NotFound) {
 			// No free agent can take it: it stays pending and looks again
@@ -90,6 +96,9 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 		return err
 	}
 	s.timeline(ctx, id, "assigned", "assigned to "+agent.Name, map[string]any{"agent_id": agent.ID, "agent": agent.Name, "attempt": started.Attempts})
+	if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &id, Type: "request"}); err != nil {
+		s.logger.WarnContext(ctx, "could not mark the request delivered", "task_id", id, "err", err)
+	}
 	s.publish(events.TaskAssigned, FromRow(started))
 
 	output, runErr := s.run(ctx, started, agent)
@@ -113,6 +122,7 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		s.release(bg, agent.ID, id, true, false)
 		s.timeline(bg, id, "completed", "completed", map[string]any{"attempt": row.Attempts})
 		s.publish(events.TaskCompleted, FromRow(row))
+		s.respond(bg, row, agent, map[string]any{"status": "completed", "output": json.RawMessage(output)})
 		return nil
 	}
 
@@ -147,6 +157,7 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	if err == nil {
 		s.timeline(bg, id, "failed", msg, map[string]any{"attempt": job.Attempt})
 		s.publish(events.TaskFailed, FromRow(row))
+		s.respond(bg, row, agent, map[string]any{"status": "failed", "error": msg})
 	}
 	return river.JobCancel(runErr) // final: no further River attempts
 }
