@@ -148,7 +148,7 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		if _, err := s.queries.TaskRequeue(bg, db.TaskRequeueParams{ID: id, ErrorMessage: &msg}); err != nil {
 			s.logger.WarnContext(ctx, "could not requeue task", "task_id", id, "err", err)
 		}
-		s.release(bg, agent.ID, id, false, true)
+		s.release(bg, agent.ID, id, false, false) // only a task's final failure counts
 		s.timeline(bg, id, "retry", fmt.Sprintf("attempt %d of %d failed: %s", job.Attempt, job.MaxAttempts, msg), map[string]any{"attempt": job.Attempt})
 		return runErr // River retries with backoff
 	}
