@@ -58,6 +58,8 @@ func (s *Server) routes() {
 	api.POST("/resources/tasks/:id/cancel", s.cancelTask, key, write)
 	api.POST("/resources/tasks/:id/retry", s.retryTask, key, write)
 	api.GET("/resources/tasks/:id/events", s.taskEvents, key, read)
+	// Live events as JSON over WebSocket, for programs (gorilla/websocket).
+	api.GET("/stream", s.stream, s.guardOrigin, key, read)
 
 	// MCP (Streamable HTTP: POST messages, GET stream, DELETE session).
 	// Origin checks come before authentication: a foreign page gets 403

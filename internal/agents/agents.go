@@ -174,11 +174,8 @@ type ListPage struct {
 
 // List returns agents filtered by type and status ("" for any).
 func (s *Service) List(ctx context.Context, typ, status, cursor string, limit int) (ListPage, error) {
-	c, err := page.Decode(cursor)
+	c, limit, err := page.Parse(cursor, limit)
 	if err != nil {
-		return ListPage{}, err
-	}
-	if limit, err = page.Limit(limit); err != nil {
 		return ListPage{}, err
 	}
 	params := db.AgentListParams{MaxRows: int32(limit + 1)}
@@ -201,15 +198,8 @@ func (s *Service) List(ctx context.Context, typ, status, cursor string, limit in
 	if err != nil {
 		return ListPage{}, db.MapError(err, "agents")
 	}
-	out := ListPage{Items: make([]Agent, 0, min(len(rows), limit))}
-	for i, r := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			out.NextCursor = page.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
-			break
-		}
-		out.Items = append(out.Items, FromRow(r))
-	}
+	var out ListPage
+	out.Items, out.NextCursor = page.Build(rows, limit, func(r db.Agent) page.Cursor { return page.Cursor{CreatedAt: r.CreatedAt, ID: r.ID} }, FromRow)
 	return out, nil
 }
 

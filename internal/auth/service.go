@@ -158,11 +158,7 @@ type ListPage struct {
 
 // List returns a page of keys after cursor (empty: the first page).
 func (s *Service) List(ctx context.Context, cursor string, limit int) (ListPage, error) {
-	c, err := page.Decode(cursor)
-	if err != nil {
-		return ListPage{}, err
-	}
-	limit, err = page.Limit(limit)
+	c, limit, err := page.Parse(cursor, limit)
 	if err != nil {
 		return ListPage{}, err
 	}
@@ -174,15 +170,8 @@ func (s *Service) List(ctx context.Context, cursor string, limit int) (ListPage,
 	if err != nil {
 		return ListPage{}, db.MapError(err, "API keys")
 	}
-	out := ListPage{Items: make([]Key, 0, len(rows))}
-	for i, r := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			out.NextCursor = page.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
-			break
-		}
-		out.Items = append(out.Items, keyFromRow(r))
-	}
+	var out ListPage
+	out.Items, out.NextCursor = page.Build(rows, limit, func(r db.APIKey) page.Cursor { return page.Cursor{CreatedAt: r.CreatedAt, ID: r.ID} }, keyFromRow)
 	return out, nil
 }
 

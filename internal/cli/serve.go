@@ -110,7 +110,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := registry.Sync(ctx); err != nil {
 		return err
 	}
-	hub := events.NewHub()
+	hub := events.NewBus(events.NewHub(), redisClient, cfg.RedisPrefix, logger, events.WithDropHook(m.EventsDropped.Inc))
+	hub.Start(context.WithoutCancel(ctx))
+	defer hub.Stop()
 	executor := tools.NewExecutor(registry, queries, hub, m, logger)
 	agentService := agents.NewService(queries, func(name string) bool { _, ok := registry.Lookup(name); return ok }, func(a agents.Agent) {
 		if e, err := events.New(events.AgentStatus, a); err == nil {
@@ -147,6 +149,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	app := handlers.New(handlers.Deps{
 		Logger: logger, Metrics: m, Keys: keys, Health: checker, Tools: executor, Agents: agentService, Tasks: tasks,
 		MCP: mcpServer, Conformance: conformanceServer, PublicURL: cfg.PublicURL,
+		Events: hub.Hub(), Stopping: ctx.Done(),
 		IPLimiter: limiter, IPRateLimitPerMinute: cfg.RateLimitIPPerMinute,
 		MaxBodyBytes: cfg.MaxBodyBytes, TrustProxyHeaders: cfg.TrustProxyHeaders,
 	})

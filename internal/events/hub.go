@@ -11,6 +11,7 @@ package events
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,18 +64,21 @@ func New(typ string, data any) (Event, error) {
 // Subscription receives events on C until it is closed by Close or dropped
 // for being slow (then Dropped reports true).
 type Subscription struct {
-	C       <-chan Event
-	c       chan Event
-	filter  func(Event) bool
-	hub     *Hub
-	dropped bool
+	C      <-chan Event
+	c      chan Event
+	filter func(Event) bool
+	hub    *Hub
+	// dropped is atomic so that a consumer can check it before each event
+	// without the hub's lock: once dropped, the events still buffered in C
+	// are stale to a client that has to re-sync anyway.
+	dropped atomic.Bool
 }
 
-// Dropped reports whether the hub dropped this subscriber for falling behind.
+// Dropped reports whether the hub dropped this subscriber for falling
+// behind. It turns true as soon as the hub gives up, before C has been
+// drained.
 func (s *Subscription) Dropped() bool {
-	s.hub.mu.Lock()
-	defer s.hub.mu.Unlock()
-	return s.dropped
+	return s.dropped.Load()
 }
 
 // Close ends the subscription; C is closed.
@@ -121,7 +125,7 @@ func (h *Hub) Publish(e Event) {
 		select {
 		case s.c <- e:
 		default:
-			s.dropped = true
+			s.dropped.Store(true)
 			delete(h.subs, s)
 			close(s.c)
 		}

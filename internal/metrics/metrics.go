@@ -23,6 +23,7 @@ type Metrics struct {
 	LLMCost             *prometheus.CounterVec
 	MCPSessions         prometheus.Gauge
 	WebSocketClients    prometheus.Gauge
+	EventsDropped       prometheus.Counter
 }
 
 // New registers the collectors, with the Go runtime and process ones.
@@ -68,6 +69,10 @@ func New() *Metrics {
 			Name: "bizmcp_llm_cost_usd_total",
 			Help: "LLM cost in USD by provider and model (0 for models without a price).",
 		}, []string{"provider", "model"}),
+		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bizmcp_events_redis_dropped_total",
+			Help: "Events not sent to the other instances (Redis down or the queue full); they were delivered in process.",
+		}),
 		WebSocketClients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bizmcp_websocket_clients",
 			Help: "WebSocket event stream clients connected to this instance.",
@@ -81,7 +86,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPDuration, m.RateLimitRejections, m.RateLimitFallbacks, m.AuthFailures,
-		m.ToolExecutions, m.ToolDuration, m.LLMTokens, m.LLMCost, m.MCPSessions, m.WebSocketClients,
+		m.ToolExecutions, m.ToolDuration, m.LLMTokens, m.LLMCost, m.MCPSessions, m.WebSocketClients, m.EventsDropped,
 	)
 	return m
 }

@@ -130,11 +130,8 @@ func (s *Service) Messages(ctx context.Context, agentID uuid.UUID, cursor string
 	if _, err := s.queries.AgentGet(ctx, agentID); err != nil {
 		return MessagePage{}, db.MapError(err, "agent "+agentID.String())
 	}
-	c, err := page.Decode(cursor)
+	c, limit, err := page.Parse(cursor, limit)
 	if err != nil {
-		return MessagePage{}, err
-	}
-	if limit, err = page.Limit(limit); err != nil {
 		return MessagePage{}, err
 	}
 	params := db.MessageListParams{AgentID: agentID, MaxRows: int32(limit + 1)}
@@ -145,15 +142,8 @@ func (s *Service) Messages(ctx context.Context, agentID uuid.UUID, cursor string
 	if err != nil {
 		return MessagePage{}, db.MapError(err, "messages")
 	}
-	out := MessagePage{Items: make([]Message, 0, min(len(rows), limit))}
-	for i, r := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			out.NextCursor = page.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
-			break
-		}
-		out.Items = append(out.Items, messageFromRow(r))
-	}
+	var out MessagePage
+	out.Items, out.NextCursor = page.Build(rows, limit, func(r db.Message) page.Cursor { return page.Cursor{CreatedAt: r.CreatedAt, ID: r.ID} }, messageFromRow)
 	return out, nil
 }
 

@@ -333,11 +333,8 @@ type ListPage struct {
 
 // List returns tasks newest first.
 func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) (ListPage, error) {
-	c, err := page.Decode(cursor)
+	c, limit, err := page.Parse(cursor, limit)
 	if err != nil {
-		return ListPage{}, err
-	}
-	if limit, err = page.Limit(limit); err != nil {
 		return ListPage{}, err
 	}
 	params := db.TaskListParams{AgentID: f.AgentID, ParentTaskID: f.ParentTaskID, MaxRows: int32(limit + 1)}
@@ -366,15 +363,8 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 	if err != nil {
 		return ListPage{}, db.MapError(err, "tasks")
 	}
-	out := ListPage{Items: make([]Task, 0, min(len(rows), limit))}
-	for i, r := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			out.NextCursor = page.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
-			break
-		}
-		out.Items = append(out.Items, FromRow(r))
-	}
+	var out ListPage
+	out.Items, out.NextCursor = page.Build(rows, limit, func(r db.Task) page.Cursor { return page.Cursor{CreatedAt: r.CreatedAt, ID: r.ID} }, FromRow)
 	return out, nil
 }
 

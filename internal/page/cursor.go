@@ -75,3 +75,27 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Parse validates a request's cursor and page size in one step.
+func Parse(cursor string, limit int) (*Cursor, int, error) {
+	c, err := Decode(cursor)
+	if err != nil {
+		return nil, 0, err
+	}
+	limit, err = Limit(limit)
+	return c, limit, err
+}
+
+// Build turns the rows of a query that asked for limit+1 into a page: the
+// first limit items, and the cursor after the last of them when more rows
+// remain ("" at the end).
+func Build[R, T any](rows []R, limit int, key func(R) Cursor, convert func(R) T) ([]T, string) {
+	items := make([]T, 0, min(len(rows), limit))
+	for i, r := range rows {
+		if i == limit {
+			return items, key(rows[limit-1]).Encode()
+		}
+		items = append(items, convert(r))
+	}
+	return items, ""
+}

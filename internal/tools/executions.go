@@ -37,11 +37,8 @@ func Sources() []string {
 // admin key, the key's own calls otherwise (parameters may hold another
 // team's data).
 func (e *Executor) ListExecutions(ctx context.Context, viewer auth.Principal, f ExecutionFilter, cursor string, limit int) (ExecutionPage, error) {
-	c, err := page.Decode(cursor)
+	c, limit, err := page.Parse(cursor, limit)
 	if err != nil {
-		return ExecutionPage{}, err
-	}
-	if limit, err = page.Limit(limit); err != nil {
 		return ExecutionPage{}, err
 	}
 	params := db.ToolExecutionListParams{TaskID: f.TaskID, AgentID: f.AgentID, ApiKeyID: f.APIKeyID, Failed: f.Failed, MaxRows: int32(limit + 1)}
@@ -68,15 +65,8 @@ func (e *Executor) ListExecutions(ctx context.Context, viewer auth.Principal, f 
 	if err != nil {
 		return ExecutionPage{}, db.MapError(err, "tool executions")
 	}
-	out := ExecutionPage{Items: make([]Execution, 0, min(len(rows), limit))}
-	for i, r := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			out.NextCursor = page.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
-			break
-		}
-		out.Items = append(out.Items, FromRow(r))
-	}
+	var out ExecutionPage
+	out.Items, out.NextCursor = page.Build(rows, limit, func(r db.ToolExecution) page.Cursor { return page.Cursor{CreatedAt: r.CreatedAt, ID: r.ID} }, FromRow)
 	return out, nil
 }
 

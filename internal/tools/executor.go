@@ -203,6 +203,9 @@ func (e *Executor) observe(exec Execution) {
 	if exec.AgentID != nil {
 		ev.AgentID = exec.AgentID.String()
 	}
+	if exec.APIKeyID != nil {
+		ev.APIKeyID = exec.APIKeyID.String() // only this key (and admins) see the run
+	}
 	e.events.Publish(ev)
 }
 
