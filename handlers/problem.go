@@ -104,7 +104,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 
 // wantsHTML reports a browser asking for a page outside the API.
 func wantsHTML(r *http.Request) bool {
-	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/mcp" {
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasSuffix(r.URL.Path, "/mcp") {
 		return false
 	}
 	return strings.Contains(r.Header.Get("Accept"), "text/html")

@@ -139,6 +139,11 @@ func TestTaskRunsToCompletion(t *testing.T) {
 	require.Contains(t, types, "progress")
 	require.Equal(t, "completed", types[len(types)-1])
 
+	// The figures are in the metrics, read from the database.
+	_, metrics := srv.Do(t, http.MethodGet, "/metrics", "", nil)
+	require.Contains(t, string(metrics), `bizmcp_tasks{status="completed"} 1`)
+	require.Contains(t, string(metrics), `bizmcp_agents{status="idle"} 6`)
+
 	// Each tool call is recorded with the task and the agent.
 	var n int
 	require.NoError(t, dbConn(t, srv).QueryRow(context.Background(),

@@ -129,6 +129,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if err := m.Registry.Register(orchestrator.NewCollector(tasks)); err != nil {
+		return err
+	}
 	if err := tasks.Start(ctx); err != nil {
 		return fmt.Errorf("start task workers: %w", err)
 	}
