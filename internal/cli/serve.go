@@ -124,7 +124,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	tasks, err := orchestrator.New(pool, queries, executor, hub, logger, orchestrator.Config{
-		Workers: cfg.TaskWorkers, RescueAfter: cfg.TaskRescueAfter,
+		Workers: cfg.TaskWorkers, RescueAfter: cfg.TaskRescueAfter, LLM: router,
 	})
 	if err != nil {
 		return err

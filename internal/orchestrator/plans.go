@@ -70,6 +70,13 @@ func (s *Service) run(ctx context.Context, task db.Task, agent db.Agent) (json.R
 	if err := json.Unmarshal(task.InputData, &input); err != nil {
 		return nil, apperr.E(apperr.Invalid, "input_data is not a JSON object")
 	}
+	if useTools, _ := input["use_tools"].(bool); useTools {
+		var in agenticInput
+		if err := json.Unmarshal(task.InputData, &in); err != nil || strings.TrimSpace(in.Prompt) == "" {
+			return nil, apperr.E(apperr.Invalid, `use_tools needs input_data {"prompt": "...", "use_tools": true, "max_steps"?, "max_total_tokens"?}`)
+		}
+		return s.runAgentic(ctx, task, agent, in)
+	}
 	delegates, err := parseDelegates(task, input)
 	if err != nil {
 		return nil, err

@@ -78,6 +78,9 @@ type Config struct {
 	RescueAfter time.Duration
 	// NoAgentRetry is how often a task waiting for a free agent looks again.
 	NoAgentRetry time.Duration
+	// LLM, when it has a provider, lets agents run a tool-calling loop for
+	// tasks that ask for it (input_data.use_tools).
+	LLM LLM
 }
 
 // Service creates, lists, cancels and retries tasks, and runs them.
@@ -85,6 +88,7 @@ type Service struct {
 	pool     *pgxpool.Pool
 	queries  *db.Queries
 	executor *tools.Executor
+	llm      LLM
 	events   Publisher
 	logger   *slog.Logger
 	cfg      Config
@@ -102,7 +106,7 @@ func New(pool *pgxpool.Pool, queries *db.Queries, executor *tools.Executor, publ
 	if cfg.NoAgentRetry <= 0 {
 		cfg.NoAgentRetry = time.Second
 	}
-	s := &Service{pool: pool, queries: queries, executor: executor, events: publisher, logger: logger, cfg: cfg}
+	s := &Service{pool: pool, queries: queries, executor: executor, llm: cfg.LLM, events: publisher, logger: logger, cfg: cfg}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &taskWorker{s: s}); err != nil {
 		return nil, err
