@@ -115,8 +115,13 @@ func New(pool *pgxpool.Pool, queries *db.Queries, executor *tools.Executor, publ
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:              workers,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		JobTimeout:           -1, // each task's own timeout applies (taskWorker.Timeout)
-		Logger:               logger.With("component", "river"),
+		// Business tasks are interactive: pick new jobs up within tens of
+		// milliseconds (River is told of inserts by LISTEN/NOTIFY and polls
+		// as a fallback).
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 500 * time.Millisecond,
+		JobTimeout:        -1, // each task's own timeout applies (taskWorker.Timeout)
+		Logger:            logger.With("component", "river"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
