@@ -12,6 +12,9 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/buildinfo"
 	"github.com/bizmcp/bizmcp/internal/config"
 	"github.com/bizmcp/bizmcp/internal/logging"
@@ -103,4 +106,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+// openDatabase reads the configuration of a maintenance command and connects
+// to the database; the caller closes the pool.
+func openDatabase(ctx context.Context, getenv func(string) string, stderr io.Writer) (config.Config, *slog.Logger, *pgxpool.Pool, error) {
+	cfg, logger, err := loadConfig(getenv, config.ModeDatabase, stderr)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	pool, err := db.Connect(ctx, cfg.DatabaseURL)
+	return cfg, logger, pool, err
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/auth"
-	"github.com/bizmcp/bizmcp/internal/config"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 )
 
@@ -34,11 +33,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, logger, err := loadConfig(getenv, config.ModeDatabase, stderr)
-	if err != nil {
-		return err
-	}
-	pool, err := db.Connect(ctx, cfg.DatabaseURL)
+	cfg, logger, pool, err := openDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/bizmcp/bizmcp/db"
-	"github.com/bizmcp/bizmcp/internal/config"
 )
 
 // runMigrate applies (up), rolls back one (down) or lists (status) migrations.
@@ -22,11 +21,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if fs.NArg() == 1 {
 		direction = fs.Arg(0)
 	}
-	cfg, logger, err := loadConfig(getenv, config.ModeDatabase, stderr)
-	if err != nil {
-		return err
-	}
-	pool, err := db.Connect(ctx, cfg.DatabaseURL)
+	_, logger, pool, err := openDatabase(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}

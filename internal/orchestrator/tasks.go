@@ -407,14 +407,7 @@ func (s *Service) Timeline(ctx context.Context, id uuid.UUID) ([]Event, error) {
 func (s *Service) Cancel(ctx context.Context, id uuid.UUID) (Task, error) {
 	row, err := s.queries.TaskCancel(ctx, id)
 	if err != nil {
-		if err = db.MapError(err, "task "+id.String()); !apperr.Is(err, apperr.NotFound) {
-			return Task{}, err
-		}
-		t, getErr := s.Get(ctx, id)
-		if getErr != nil {
-			return Task{}, getErr
-		}
-		return Task{}, apperr.E(apperr.Conflict, "task %s is already %s and cannot be cancelled", id, t.Status)
+		return Task{}, s.whyUnchanged(ctx, id, err, "task %s is already %s and cannot be cancelled")
 	}
 	if row.JobID != nil {
 		if _, err := s.river.JobCancel(ctx, *row.JobID); err != nil && !errors.Is(err, rivertype.ErrNotFound) {
@@ -437,14 +430,7 @@ func (s *Service) Retry(ctx context.Context, id uuid.UUID) (Task, error) {
 	q := s.queries.WithTx(tx)
 	row, err := q.TaskRetry(ctx, id)
 	if err != nil {
-		if err = db.MapError(err, "task "+id.String()); !apperr.Is(err, apperr.NotFound) {
-			return Task{}, err
-		}
-		t, getErr := s.Get(ctx, id)
-		if getErr != nil {
-			return Task{}, getErr
-		}
-		return Task{}, apperr.E(apperr.Conflict, "task %s is %s: only failed or cancelled tasks can be retried", id, t.Status)
+		return Task{}, s.whyUnchanged(ctx, id, err, "task %s is %s: only failed or cancelled tasks can be retried")
 	}
 	if err := s.enqueue(ctx, tx, q, row); err != nil {
 		return Task{}, err
@@ -458,6 +444,20 @@ func (s *Service) Retry(ctx context.Context, id uuid.UUID) (Task, error) {
 	task := FromRow(row)
 	s.publish(events.TaskCreated, task)
 	return task, nil
+}
+
+// whyUnchanged explains a conditional update that matched no row: the task
+// does not exist (NotFound), or its status does not allow the change
+// (Conflict, with conflict formatted with the id and the status).
+func (s *Service) whyUnchanged(ctx context.Context, id uuid.UUID, err error, conflict string) error {
+	if err = db.MapError(err, "task "+id.String()); !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	t, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	return apperr.E(apperr.Conflict, conflict, id, t.Status)
 }
 
 // timeline records an event; a failure to record is logged, never fatal to
