@@ -15,6 +15,7 @@ import (
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/page"
 )
 
@@ -72,20 +73,35 @@ func FromRow(r db.Agent) Agent {
 	}
 }
 
+// Publisher receives the agent.status events.
+type Publisher interface {
+	Publish(e events.Event)
+}
+
+// StatusEvent is the live event announcing an agent's state.
+func StatusEvent(a Agent) (events.Event, error) {
+	e, err := events.New(events.AgentStatus, a)
+	e.AgentID = a.ID.String()
+	return e, err
+}
+
 // Service manages agents.
 type Service struct {
-	queries *db.Queries
-	tools   func(name string) bool
-	changed func(Agent)
+	queries   *db.Queries
+	tools     func(name string) bool
+	publisher Publisher
 }
 
 // NewService returns the agent registry. toolExists validates capabilities;
-// changed (may be nil) is told of every change, for live events.
-func NewService(queries *db.Queries, toolExists func(name string) bool, changed func(Agent)) *Service {
-	if changed == nil {
-		changed = func(Agent) {}
+// every change is published as an agent.status event.
+func NewService(queries *db.Queries, toolExists func(name string) bool, publisher Publisher) *Service {
+	return &Service{queries: queries, tools: toolExists, publisher: publisher}
+}
+
+func (s *Service) changed(a Agent) {
+	if e, err := StatusEvent(a); err == nil {
+		s.publisher.Publish(e)
 	}
-	return &Service{queries: queries, tools: toolExists, changed: changed}
 }
 
 // CreateParams are the inputs of Create.

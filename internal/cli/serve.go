@@ -114,12 +114,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hub.Start(context.WithoutCancel(ctx))
 	defer hub.Stop()
 	executor := tools.NewExecutor(registry, queries, hub, m, logger)
-	agentService := agents.NewService(queries, func(name string) bool { _, ok := registry.Lookup(name); return ok }, func(a agents.Agent) {
-		if e, err := events.New(events.AgentStatus, a); err == nil {
-			e.AgentID = a.ID.String()
-			hub.Publish(e)
-		}
-	})
+	agentService := agents.NewService(queries, func(name string) bool { _, ok := registry.Lookup(name); return ok }, hub)
 	if err := agentService.SeedDefaults(ctx); err != nil {
 		return err
 	}

@@ -482,12 +482,9 @@ func (s *Service) publish(typ string, t Task) {
 }
 
 func (s *Service) publishAgent(a db.Agent) {
-	e, err := events.New(events.AgentStatus, agents.FromRow(a))
-	if err != nil {
-		return
+	if e, err := agents.StatusEvent(agents.FromRow(a)); err == nil {
+		s.events.Publish(e)
 	}
-	e.AgentID = a.ID.String()
-	s.events.Publish(e)
 }
 
 func mustJSON(v any) json.RawMessage {
