@@ -197,7 +197,9 @@ func SegmentOutputSchema() json.RawMessage {
 
 // DataInputSchema is the schema of DataInput.
 func DataInputSchema() json.RawMessage {
-	cell := map[string]any{"type": []string{"number", "string", "boolean", "null"}}
+	cell := map[string]any{"anyOf": []any{
+		map[string]any{"type": "number"}, map[string]any{"type": "string"}, map[string]any{"type": "boolean"}, map[string]any{"type": "null"},
+	}}
 	row := map[string]any{"type": "object", "description": "One row: column name to value.", "additionalProperties": cell}
 	s := object("Arguments of data_analyzer: exactly one of rows or csv.", props{
 		"rows": with(array("The table as flat JSON objects.", row), "minItems", 1, "maxItems", MaxRows),
@@ -326,10 +328,17 @@ func describe(s map[string]any, desc string) map[string]any {
 }
 
 // nullable lets s also be null.
+//
+// It is written as anyOf with single-type branches rather than a type array:
+// both are JSON Schema, but clients that map tool schemas onto single-type
+// dialects (the MCP Inspector warns about it) only read the anyOf form.
 func nullable(s map[string]any) map[string]any {
-	t, _ := s["type"].(string)
-	s["type"] = []string{t, "null"}
-	return s
+	out := map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
+	if d, ok := s["description"]; ok {
+		out["description"] = d
+		delete(s, "description")
+	}
+	return out
 }
 
 // with sets keyword/value pairs on s.

@@ -167,7 +167,7 @@ func withNarrative(schema json.RawMessage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("no properties")
 	}
 	props["narrative"] = map[string]any{
-		"type":        []string{"string", "null"},
+		"anyOf":       []any{map[string]any{"type": "string"}, map[string]any{"type": "null"}},
 		"description": "A narrative written by the configured LLM from the figures; null without a provider.",
 	}
 	return json.Marshal(s)
