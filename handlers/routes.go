@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{})))
 	e.GET("/api/v1/health", s.health, s.limitByIP)
 	e.GET("/api/v1/health/live", s.live)
+	e.GET("/api/v1/openapi.json", s.openAPI, s.limitByIP)
 
 	// Everything else under /api/v1 needs an API key: authenticate (401,
 	// 429), then the scope (403). Middleware is given per route, not per
