@@ -18,7 +18,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## serve the dashboard at http://localhost:8080 on local PostgreSQL and Redis
+run: ## serve bizmcp at http://localhost:8080 on local PostgreSQL and Redis
 	BIZMCP_DEV_PG_PORT=$(DEV_PG_PORT) BIZMCP_DEV_REDIS_PORT=$(DEV_REDIS_PORT) scripts/run.sh
 
 .PHONY: build
