@@ -183,8 +183,9 @@ func (s *Server) createTask(ctx context.Context, req *mcp.CallToolRequest, args 
 // row is read again after each event: the event is a hint, the row the truth,
 // so a missed event only delays the answer until the next one or the poll.
 func (s *Server) waitForTask(ctx context.Context, req *mcp.CallToolRequest, id uuid.UUID, timeout time.Duration) (any, error) {
-	sub := s.events.Subscribe(64, func(e events.Event) bool { return e.TaskID == id.String() })
-	defer sub.Close()
+	follow := func(e events.Event) bool { return e.TaskID == id.String() }
+	sub := s.events.Subscribe(64, follow)
+	defer func() { sub.Close() }() // the subscription in use at the end, not the first
 	report := progressReporter(ctx, req)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -209,8 +210,8 @@ func (s *Server) waitForTask(ctx context.Context, req *mcp.CallToolRequest, id u
 		case <-deadline.C:
 			return nil, apperr.E(apperr.Unavailable, "task %s is still %s after %s; follow it with get_task or the bizmcp://tasks/%s resource", id, t.Status, timeout, id)
 		case _, open := <-sub.C:
-			if !open { // dropped for being slow: fall back to polling
-				sub = s.events.Subscribe(64, func(e events.Event) bool { return e.TaskID == id.String() })
+			if !open { // dropped for being slow: subscribe again; the poll covers the gap
+				sub = s.events.Subscribe(64, follow)
 			}
 		case <-poll.C:
 		}
