@@ -380,6 +380,51 @@ func (q *Queries) AgentRelease(ctx context.Context, arg AgentReleaseParams) (Age
 	return i, err
 }
 
+const agentReleaseOrphans = `-- name: AgentReleaseOrphans :many
+UPDATE agents.agents AS a
+SET status = CASE WHEN a.status = 'busy' THEN 'idle' ELSE a.status END, current_task_id = NULL, updated_at = now()
+WHERE a.current_task_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM agents.tasks t WHERE t.id = a.current_task_id AND t.status = 'processing')
+RETURNING a.id, a.name, a.type, a.description, a.capabilities, a.status, a.current_task_id, a.tasks_completed, a.tasks_failed, a.last_activity, a.config, a.created_at, a.updated_at
+`
+
+// AgentReleaseOrphans frees agents left busy with a task that is no longer
+// running (a release lost to a database outage). A claim and its task's
+// start are one transaction, so a busy agent's task is always processing.
+func (q *Queries) AgentReleaseOrphans(ctx context.Context) ([]Agent, error) {
+	rows, err := q.db.Query(ctx, agentReleaseOrphans)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Agent{}
+	for rows.Next() {
+		var i Agent
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Type,
+			&i.Description,
+			&i.Capabilities,
+			&i.Status,
+			&i.CurrentTaskID,
+			&i.TasksCompleted,
+			&i.TasksFailed,
+			&i.LastActivity,
+			&i.Config,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const agentReleaseTask = `-- name: AgentReleaseTask :many
 UPDATE agents.agents
 SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END, current_task_id = NULL, updated_at = now()

@@ -100,3 +100,13 @@ SELECT * FROM agents.agents
 WHERE type = $1 AND status IN ('idle', 'busy') AND id <> $2
 ORDER BY (status = 'idle') DESC, tasks_completed + tasks_failed, id
 LIMIT 1;
+
+-- AgentReleaseOrphans frees agents left busy with a task that is no longer
+-- running (a release lost to a database outage). A claim and its task's
+-- start are one transaction, so a busy agent's task is always processing.
+-- name: AgentReleaseOrphans :many
+UPDATE agents.agents AS a
+SET status = CASE WHEN a.status = 'busy' THEN 'idle' ELSE a.status END, current_task_id = NULL, updated_at = now()
+WHERE a.current_task_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM agents.tasks t WHERE t.id = a.current_task_id AND t.status = 'processing')
+RETURNING a.*;

@@ -71,30 +71,21 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 		}
 	}
 
-	var agent db.Agent
-	if row.Status == "assigned" && row.AgentID != nil {
-		// A delegated request waits for the agent it was sent to.
-		agent, err = s.queries.AgentClaimAssigned(ctx, db.AgentClaimAssignedParams{TaskID: &id, AgentID: *row.AgentID})
-	} else {
-		agent, err = s.queries.AgentClaim(ctx, db.AgentClaimParams{TaskID: &id, Domain: row.Domain, Required: requiredTools(row.Domain)})
-	}
+	agent, started, err := s.claimAndStart(ctx, row)
 	if err != nil {
-		if apperr.Is(db.MapError(err, "agent"), apperr.NotFound) {
+		switch {
+		case errors.Is(err, errNoAgent):
 			// No free agent can take it: it stays pending and looks again
-			// shortly. Snoozing does not spend an attempt.
+			// shortly. Snoozing does not spend an attempt. Agents a lost
+			// release left busy are freed first.
+			s.releaseOrphans(ctx)
 			return river.JobSnooze(s.cfg.NoAgentRetry)
+		case apperr.Is(err, apperr.NotFound):
+			return nil // cancelled before it could start
 		}
 		return err
 	}
 	s.publishAgent(agent)
-	started, err := s.queries.TaskStart(ctx, db.TaskStartParams{ID: id, AgentID: &agent.ID})
-	if err != nil {
-		s.release(ctx, agent.ID, id, false, false)
-		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
-			return nil // cancelled between the two statements
-		}
-		return err
-	}
 	s.timeline(ctx, id, "assigned", "assigned to "+agent.Name, map[string]any{"agent_id": agent.ID, "agent": agent.Name, "attempt": started.Attempts})
 	if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &id, Type: "request"}); err != nil {
 		s.logger.WarnContext(ctx, "could not mark the request delivered", "task_id", id, "err", err)
@@ -111,15 +102,23 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	bg := context.WithoutCancel(ctx)
 	id := task.ID
 	if runErr == nil {
-		row, err := s.queries.TaskComplete(bg, db.TaskCompleteParams{ID: id, OutputData: output})
-		if err != nil {
-			s.release(bg, agent.ID, id, false, false)
-			if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
-				return nil // cancelled while finishing
+		var row db.Task
+		err := s.inTx(bg, func(q *db.Queries) error {
+			var err error
+			if row, err = q.TaskComplete(bg, db.TaskCompleteParams{ID: id, OutputData: output}); err != nil {
+				return db.MapError(err, "task")
 			}
+			return s.releaseWith(bg, q, agent.ID, id, true, false)
+		})
+		if apperr.Is(err, apperr.NotFound) {
+			s.release(bg, agent.ID, id, false, false)
+			return nil // cancelled while finishing
+		}
+		if err != nil {
+			// Nothing was written: the retry finds the task processing and
+			// recovers it (frees the agent) before running it again.
 			return err
 		}
-		s.release(bg, agent.ID, id, true, false)
 		s.timeline(bg, id, "completed", "completed", map[string]any{"attempt": row.Attempts})
 		s.publish(events.TaskCompleted, FromRow(row))
 		s.respond(bg, row, agent, map[string]any{"status": "completed", "output": json.RawMessage(output)})
@@ -145,15 +144,31 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	msg := apperr.MessageOf(runErr)
 	permanent := apperr.Is(runErr, apperr.Invalid) || apperr.Is(runErr, apperr.TooLarge) || apperr.Is(runErr, apperr.Forbidden) || apperr.Is(runErr, apperr.Conflict)
 	if !permanent && job.Attempt < job.MaxAttempts {
-		if _, err := s.queries.TaskRequeue(bg, db.TaskRequeueParams{ID: id, ErrorMessage: &msg}); err != nil {
-			s.logger.WarnContext(ctx, "could not requeue task", "task_id", id, "err", err)
+		err := s.inTx(bg, func(q *db.Queries) error {
+			if _, err := q.TaskRequeue(bg, db.TaskRequeueParams{ID: id, ErrorMessage: &msg}); err != nil {
+				return db.MapError(err, "task")
+			}
+			return s.releaseWith(bg, q, agent.ID, id, false, false) // only a task's final failure counts
+		})
+		if err != nil {
+			s.logger.WarnContext(ctx, "could not requeue task; the next attempt recovers it", "task_id", id, "err", err)
 		}
-		s.release(bg, agent.ID, id, false, false) // only a task's final failure counts
 		s.timeline(bg, id, "retry", fmt.Sprintf("attempt %d of %d failed: %s", job.Attempt, job.MaxAttempts, msg), map[string]any{"attempt": job.Attempt})
 		return runErr // River retries with backoff
 	}
-	row, err := s.queries.TaskFail(bg, db.TaskFailParams{ID: id, ErrorMessage: &msg})
-	s.release(bg, agent.ID, id, false, true)
+	var row db.Task
+	err = s.inTx(bg, func(q *db.Queries) error {
+		var err error
+		if row, err = q.TaskFail(bg, db.TaskFailParams{ID: id, ErrorMessage: &msg}); err != nil {
+			return db.MapError(err, "task")
+		}
+		return s.releaseWith(bg, q, agent.ID, id, false, true)
+	})
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		// Nothing was written: River retries (or rescues) the job, which
+		// recovers the task and its agent.
+		return err
+	}
 	if err == nil {
 		s.timeline(bg, id, "failed", msg, map[string]any{"attempt": job.Attempt})
 		s.publish(events.TaskFailed, FromRow(row))
@@ -162,14 +177,78 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	return river.JobCancel(runErr) // final: no further River attempts
 }
 
-// release frees the agent and counts the outcome.
-func (s *Service) release(ctx context.Context, agentID, taskID uuid.UUID, completed, failed bool) {
-	row, err := s.queries.AgentRelease(context.WithoutCancel(ctx), db.AgentReleaseParams{ID: agentID, TaskID: &taskID, Completed: b2i(completed), Failed: b2i(failed)})
+// errNoAgent means no free agent can take the task now.
+var errNoAgent = errors.New("no free agent")
+
+// claimAndStart claims an agent and starts the task in one transaction, so
+// an agent is never left busy with a task that did not start.
+func (s *Service) claimAndStart(ctx context.Context, row db.Task) (agent db.Agent, started db.Task, err error) {
+	id := row.ID
+	err = s.inTx(ctx, func(q *db.Queries) error {
+		var err error
+		if row.Status == "assigned" && row.AgentID != nil {
+			// A delegated request waits for the agent it was sent to.
+			agent, err = q.AgentClaimAssigned(ctx, db.AgentClaimAssignedParams{TaskID: &id, AgentID: *row.AgentID})
+		} else {
+			agent, err = q.AgentClaim(ctx, db.AgentClaimParams{TaskID: &id, Domain: row.Domain, Required: requiredTools(row.Domain)})
+		}
+		if err != nil {
+			if err = db.MapError(err, "agent"); apperr.Is(err, apperr.NotFound) {
+				return errNoAgent
+			}
+			return err
+		}
+		started, err = q.TaskStart(ctx, db.TaskStartParams{ID: id, AgentID: &agent.ID})
+		return db.MapError(err, "task "+id.String())
+	})
+	return agent, started, err
+}
+
+// inTx runs fn in a transaction: begin, defer rollback, commit.
+func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		s.logger.WarnContext(ctx, "could not release agent", "agent_id", agentID, "task_id", taskID, "err", err)
-		return
+		return db.MapError(err, "transaction")
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if err := fn(s.queries.WithTx(tx)); err != nil {
+		return err
+	}
+	return db.MapError(tx.Commit(ctx), "transaction")
+}
+
+// releaseWith frees the agent and counts the outcome, within q's
+// transaction, and announces it.
+func (s *Service) releaseWith(ctx context.Context, q *db.Queries, agentID, taskID uuid.UUID, completed, failed bool) error {
+	row, err := q.AgentRelease(ctx, db.AgentReleaseParams{ID: agentID, TaskID: &taskID, Completed: b2i(completed), Failed: b2i(failed)})
+	if err != nil {
+		if err = db.MapError(err, "agent"); apperr.Is(err, apperr.NotFound) {
+			return nil // already freed (by a recovery)
+		}
+		return err
 	}
 	s.publishAgent(row)
+	return nil
+}
+
+// release frees the agent outside any transaction; a failure is logged and
+// repaired later by releaseOrphans or the task's recovery.
+func (s *Service) release(ctx context.Context, agentID, taskID uuid.UUID, completed, failed bool) {
+	if err := s.releaseWith(context.WithoutCancel(ctx), s.queries, agentID, taskID, completed, failed); err != nil {
+		s.logger.WarnContext(ctx, "could not release agent", "agent_id", agentID, "task_id", taskID, "err", err)
+	}
+}
+
+// releaseOrphans frees agents left busy with tasks that no longer run.
+func (s *Service) releaseOrphans(ctx context.Context) {
+	rows, err := s.queries.AgentReleaseOrphans(ctx)
+	if err != nil {
+		return
+	}
+	for _, a := range rows {
+		s.logger.WarnContext(ctx, "freed an agent left busy by a lost release", "agent_id", a.ID)
+		s.publishAgent(a)
+	}
 }
 
 // recoverInterrupted frees the agent a dead instance left busy with the task
