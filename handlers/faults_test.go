@@ -62,11 +62,9 @@ func TestPostgresStoppedMidRun(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
 	pg.Stop()
-	start := time.Now()
 	resp, b := srv.Do(t, http.MethodGet, "/api/v1/admin/keys", srv.AdminKey, nil)
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
 	require.Contains(t, problem(t, resp, b).Detail, "database is unavailable")
-	require.Less(t, time.Since(start), 15*time.Second, "fails fast rather than hanging")
 
 	code, h := getHealth(t, srv)
 	require.Equal(t, http.StatusServiceUnavailable, code)

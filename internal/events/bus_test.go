@@ -208,7 +208,9 @@ func TestBusRecoversWhenRedisReturns(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		a.Publish(event(t, events.TaskProgress, i))
 	}
-	require.Less(t, time.Since(start), time.Second)
+	// Waiting for the dead Redis would cost a dial timeout per event; not
+	// waiting costs microseconds. The bound only separates the two.
+	require.Less(t, time.Since(start), 5*time.Second)
 	for i := 1; i <= 100; i++ {
 		require.JSONEq(t, fmt.Sprintf(`{"n":%d}`, i), string(receive(t, subA).Data))
 	}
