@@ -115,9 +115,11 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 			return nil // cancelled while finishing
 		}
 		if err != nil {
-			// Nothing was written: the retry finds the task processing and
-			// recovers it (frees the agent) before running it again.
-			return err
+			// Nothing was written (the database is down). Snooze rather than
+			// fail: a snooze spends no attempt, so even a last attempt comes
+			// back, finds the task processing and recovers it.
+			s.logger.WarnContext(ctx, "could not record the task's completion; it will run again", "task_id", id, "err", err)
+			return river.JobSnooze(finishRetry)
 		}
 		s.timeline(bg, id, "completed", "completed", map[string]any{"attempt": row.Attempts})
 		s.publish(events.TaskCompleted, FromRow(row))
@@ -165,9 +167,10 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		return s.releaseWith(bg, q, agent.ID, id, false, true)
 	})
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		// Nothing was written: River retries (or rescues) the job, which
-		// recovers the task and its agent.
-		return err
+		// Nothing was written (the database is down): as above, come back
+		// without spending an attempt and recover.
+		s.logger.WarnContext(ctx, "could not record the task's failure; it will be looked at again", "task_id", id, "err", err)
+		return river.JobSnooze(finishRetry)
 	}
 	if err == nil {
 		s.timeline(bg, id, "failed", msg, map[string]any{"attempt": job.Attempt})
@@ -176,6 +179,10 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	}
 	return river.JobCancel(runErr) // final: no further River attempts
 }
+
+// finishRetry is how soon a task whose outcome could not be written (the
+// database was down) is looked at again.
+const finishRetry = 5 * time.Second
 
 // errNoAgent means no free agent can take the task now.
 var errNoAgent = errors.New("no free agent")
