@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
@@ -45,10 +46,14 @@ func TestMCPOrchestration(t *testing.T) {
 	require.Equal(t, "completed", done.Task.Status)
 	require.Contains(t, string(done.Task.OutputData), `"value":20`)
 	require.NotEmpty(t, done.Timeline)
-	mu.Lock()
-	require.NotEmpty(t, progress, "progress while waiting")
-	require.Equal(t, 100.0, progress[len(progress)-1])
-	mu.Unlock()
+	// Notifications reach the handler asynchronously, possibly after the
+	// result: wait for the last one. Never hold mu across an assertion: a
+	// failing one would leave the handler blocked and the session unclosable.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(progress) > 0 && progress[len(progress)-1] == 100
+	}, 10*time.Second, 20*time.Millisecond, "progress while waiting, ending at 100")
 
 	res = callTool(t, s, "get_task", map[string]any{"task_id": done.Task.ID})
 	require.False(t, res.IsError, text(res))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -38,6 +39,16 @@ func MCPClient(t testing.TB, srv *Server, key string, opts *mcp.ClientOptions) *
 	if err != nil {
 		t.Fatalf("connect MCP client: %v", err)
 	}
-	t.Cleanup(func() { _ = session.Close() })
+	t.Cleanup(func() {
+		// Close waits for the connection's handlers; one stuck in a test's
+		// callback must not hang the whole run.
+		done := make(chan struct{})
+		go func() { _ = session.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("MCP client session did not close within 10s")
+		}
+	})
 	return session
 }
