@@ -149,7 +149,7 @@ func optionalUUID(name string, raw *string) (*uuid.UUID, error) {
 	}
 	id, err := uuid.Parse(*raw)
 	if err != nil {
-		return nil, apperr.E(apperr.Invalid, "%s %q is not a UUID", name, truncate(*raw, 64))
+		return nil, apperr.E(apperr.Invalid, "%s %q is not a UUID", name, apperr.Truncate(*raw, 64))
 	}
 	return &id, nil
 }

@@ -36,7 +36,7 @@ func (s *Server) createKey(c echo.Context) error {
 	if req.ExpiresAt != nil && *req.ExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
 		if err != nil {
-			return apperr.E(apperr.Invalid, "expires_at %q is not an RFC 3339 time such as 2027-01-31T00:00:00Z", truncate(*req.ExpiresAt, 64))
+			return apperr.E(apperr.Invalid, "expires_at %q is not an RFC 3339 time such as 2027-01-31T00:00:00Z", apperr.Truncate(*req.ExpiresAt, 64))
 		}
 		params.ExpiresAt = &t
 	}
@@ -95,16 +95,9 @@ func queryInt(c echo.Context, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil {
-		return 0, apperr.E(apperr.Invalid, "query parameter %s=%q must be a whole number", name, truncate(raw, 32))
+		return 0, apperr.E(apperr.Invalid, "query parameter %s=%q must be a whole number", name, apperr.Truncate(raw, 32))
 	}
 	return n, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // me describes the calling key: a cheap way for a client to check that its

@@ -65,10 +65,10 @@ func (s *Server) guardOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && isLoopback(local.String()) && !isLoopback(r.Host) && !s.trustedHost(r.Host) {
-			return apperr.E(apperr.Forbidden, "Host %q is not this server's: requests to a loopback listener must name localhost (DNS rebinding protection)", truncate(r.Host, 100))
+			return apperr.E(apperr.Forbidden, "Host %q is not this server's: requests to a loopback listener must name localhost (DNS rebinding protection)", apperr.Truncate(r.Host, 100))
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !s.trustedOrigin(origin, r.Host) {
-			return apperr.E(apperr.Forbidden, "cross-origin request from %q refused; set PUBLIC_URL to this server's address if it is served behind a proxy", truncate(origin, 100))
+			return apperr.E(apperr.Forbidden, "cross-origin request from %q refused; set PUBLIC_URL to this server's address if it is served behind a proxy", apperr.Truncate(origin, 100))
 		}
 		if err := s.crossOrigin.Check(r); err != nil {
 			return apperr.E(apperr.Forbidden, "cross-origin request refused: %v", err)

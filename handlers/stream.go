@@ -67,7 +67,7 @@ func (s *Server) stream(c echo.Context) error {
 		return err
 	}
 	if origin := req.Header.Get("Origin"); origin != "" && !s.trustedOrigin(origin, req.Host) {
-		return apperr.E(apperr.Forbidden, "cross-origin WebSocket from %q refused; set PUBLIC_URL to this server's address if it is served behind a proxy", truncate(origin, 100))
+		return apperr.E(apperr.Forbidden, "cross-origin WebSocket from %q refused; set PUBLIC_URL to this server's address if it is served behind a proxy", apperr.Truncate(origin, 100))
 	}
 	if !websocket.IsWebSocketUpgrade(req) {
 		return apperr.E(apperr.Invalid, streamProtocolMsg)
@@ -177,7 +177,7 @@ func parseStreamFilter(q url.Values, p auth.Principal) (streamFilter, error) {
 		}
 		id, err := uuid.Parse(strings.TrimSpace(vals[0]))
 		if err != nil {
-			return f, apperr.E(apperr.Invalid, "%s %q is not a UUID", param.name, truncate(vals[0], 100))
+			return f, apperr.E(apperr.Invalid, "%s %q is not a UUID", param.name, apperr.Truncate(vals[0], 100))
 		}
 		*param.dst = id.String()
 	}
@@ -189,7 +189,7 @@ func parseStreamFilter(q url.Values, p auth.Principal) (streamFilter, error) {
 				continue
 			}
 			if !slices.Contains(known, t) {
-				return f, apperr.E(apperr.Invalid, "type %q is not one of %s", truncate(t, 100), strings.Join(known, ", "))
+				return f, apperr.E(apperr.Invalid, "type %q is not one of %s", apperr.Truncate(t, 100), strings.Join(known, ", "))
 			}
 			if !f.admin && t == events.MessageSent {
 				return f, apperr.E(apperr.Forbidden, "%s events need a key with the admin scope, as agent messages do", t)

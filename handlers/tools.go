@@ -78,7 +78,7 @@ func (s *Server) listExecutions(c echo.Context) error {
 	if v := c.QueryParam("failed"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return apperr.E(apperr.Invalid, "query parameter failed=%q must be true or false", truncate(v, 16))
+			return apperr.E(apperr.Invalid, "query parameter failed=%q must be true or false", apperr.Truncate(v, 16))
 		}
 		f.Failed = &b
 	}
@@ -141,7 +141,7 @@ func queryUUID(c echo.Context, name string) (*uuid.UUID, error) {
 	}
 	id, err := uuid.Parse(raw)
 	if err != nil {
-		return nil, apperr.E(apperr.Invalid, "query parameter %s=%q is not a UUID", name, truncate(raw, 64))
+		return nil, apperr.E(apperr.Invalid, "query parameter %s=%q is not a UUID", name, apperr.Truncate(raw, 64))
 	}
 	return &id, nil
 }

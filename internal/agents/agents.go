@@ -129,7 +129,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Agent, error) {
 	}
 	for _, c := range caps {
 		if !s.tools(c) {
-			return Agent{}, apperr.E(apperr.Invalid, "capability %q is not a tool of this server; see GET /api/v1/tools", truncate(c, 64))
+			return Agent{}, apperr.E(apperr.Invalid, "capability %q is not a tool of this server; see GET /api/v1/tools", apperr.Truncate(c, 64))
 		}
 	}
 	config, err := checkConfig(p.Config)
@@ -203,7 +203,7 @@ func (s *Service) List(ctx context.Context, typ, status, cursor string, limit in
 	}
 	if status != "" {
 		if !slices.Contains(Statuses(), status) {
-			return ListPage{}, apperr.E(apperr.Invalid, "status %q is not one of %s", truncate(status, 32), strings.Join(Statuses(), ", "))
+			return ListPage{}, apperr.E(apperr.Invalid, "status %q is not one of %s", apperr.Truncate(status, 32), strings.Join(Statuses(), ", "))
 		}
 		params.Status = &status
 	}
@@ -260,7 +260,7 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p UpdateParams) (Age
 				row, err = s.queries.AgentGet(ctx, id)
 			}
 		default:
-			return Agent{}, apperr.E(apperr.Invalid, "status %q cannot be set: use \"paused\" to pause or \"active\" to resume", truncate(*p.Status, 32))
+			return Agent{}, apperr.E(apperr.Invalid, "status %q cannot be set: use \"paused\" to pause or \"active\" to resume", apperr.Truncate(*p.Status, 32))
 		}
 		if err != nil {
 			return Agent{}, db.MapError(err, "agent "+id.String())
@@ -290,7 +290,7 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 
 func checkType(typ string) error {
 	if !slices.Contains(Types(), typ) {
-		return apperr.E(apperr.Invalid, "unknown agent type %q: known types are %s", truncate(typ, 32), strings.Join(Types(), ", "))
+		return apperr.E(apperr.Invalid, "unknown agent type %q: known types are %s", apperr.Truncate(typ, 32), strings.Join(Types(), ", "))
 	}
 	return nil
 }
@@ -318,11 +318,4 @@ func checkConfig(c json.RawMessage) (json.RawMessage, error) {
 		return nil, apperr.E(apperr.TooLarge, "config is larger than 64 KiB")
 	}
 	return c, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

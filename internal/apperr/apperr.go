@@ -79,3 +79,12 @@ func MessageOf(err error) string {
 
 // Is reports whether err carries the given code.
 func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }
+
+// Truncate shortens a client-supplied value quoted in a message to n bytes,
+// so a hostile or huge input cannot make the error itself huge.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -53,7 +53,7 @@ func ParseScopes(names []string) ([]Scope, error) {
 	for _, n := range names {
 		s := Scope(strings.ToLower(strings.TrimSpace(n)))
 		if !slices.Contains(AllScopes(), s) {
-			return nil, apperr.E(apperr.Invalid, "unknown scope %q: allowed scopes are read, write, admin", truncate(n, 40))
+			return nil, apperr.E(apperr.Invalid, "unknown scope %q: allowed scopes are read, write, admin", apperr.Truncate(n, 40))
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)
@@ -98,11 +98,4 @@ func wellFormed(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

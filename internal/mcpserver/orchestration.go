@@ -349,7 +349,7 @@ func argUUID(args map[string]any, name string) (uuid.UUID, error) {
 	raw := str(args[name])
 	id, err := uuid.Parse(raw)
 	if err != nil {
-		return uuid.Nil, apperr.E(apperr.Invalid, "%s %q is not a UUID", name, truncate(raw, 64))
+		return uuid.Nil, apperr.E(apperr.Invalid, "%s %q is not a UUID", name, apperr.Truncate(raw, 64))
 	}
 	return id, nil
 }
@@ -357,11 +357,4 @@ func argUUID(args map[string]any, name string) (uuid.UUID, error) {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

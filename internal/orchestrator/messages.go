@@ -64,7 +64,7 @@ type requestPayload struct {
 // notification or response is delivered at once to live listeners.
 func (s *Service) Send(ctx context.Context, p SendParams) (Message, error) {
 	if !slices.Contains(MessageTypes(), p.Type) {
-		return Message{}, apperr.E(apperr.Invalid, "message type %q is not one of request, response, notification", truncate(p.Type, 32))
+		return Message{}, apperr.E(apperr.Invalid, "message type %q is not one of request, response, notification", apperr.Truncate(p.Type, 32))
 	}
 	payload := p.Payload
 	if len(payload) == 0 || string(payload) == "null" {

@@ -193,7 +193,7 @@ func (s *Service) delegate(ctx context.Context, task db.Task, agent db.Agent, pa
 			to, err := s.queries.AgentPickForDomain(ctx, db.AgentPickForDomainParams{Type: d.Domain, ID: agent.ID})
 			if err != nil {
 				if apperr.Is(db.MapError(err, "agent"), apperr.NotFound) {
-					return nil, apperr.E(apperr.Invalid, "no other active %q agent to delegate to: create one or resume a paused one", truncate(d.Domain, 32))
+					return nil, apperr.E(apperr.Invalid, "no other active %q agent to delegate to: create one or resume a paused one", apperr.Truncate(d.Domain, 32))
 				}
 				return nil, db.MapError(err, "agent")
 			}

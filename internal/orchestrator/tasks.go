@@ -213,13 +213,13 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Created, error) {
 	case utf8.RuneCountInString(title) > MaxTitleLen:
 		return Created{}, apperr.E(apperr.Invalid, "title is longer than %d characters", MaxTitleLen)
 	case !slices.Contains(agents.Types(), p.Domain):
-		return Created{}, apperr.E(apperr.Invalid, "unknown domain %q: known domains are %s", truncate(p.Domain, 32), strings.Join(agents.Types(), ", "))
+		return Created{}, apperr.E(apperr.Invalid, "unknown domain %q: known domains are %s", apperr.Truncate(p.Domain, 32), strings.Join(agents.Types(), ", "))
 	}
 	if p.Priority == "" {
 		p.Priority = "medium"
 	}
 	if !slices.Contains(Priorities(), p.Priority) {
-		return Created{}, apperr.E(apperr.Invalid, "unknown priority %q: use one of %s", truncate(p.Priority, 32), strings.Join(Priorities(), ", "))
+		return Created{}, apperr.E(apperr.Invalid, "unknown priority %q: use one of %s", apperr.Truncate(p.Priority, 32), strings.Join(Priorities(), ", "))
 	}
 	input := p.InputData
 	if len(input) == 0 || string(input) == "null" {
@@ -360,7 +360,7 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 			continue
 		}
 		if !slices.Contains(v.allowed, v.value) {
-			return ListPage{}, apperr.E(apperr.Invalid, "%s %q is not one of %s", v.name, truncate(v.value, 32), strings.Join(v.allowed, ", "))
+			return ListPage{}, apperr.E(apperr.Invalid, "%s %q is not one of %s", v.name, apperr.Truncate(v.value, 32), strings.Join(v.allowed, ", "))
 		}
 		value := v.value
 		*v.dst = &value
@@ -496,11 +496,4 @@ func mustJSON(v any) json.RawMessage {
 		return json.RawMessage("{}")
 	}
 	return b
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -38,7 +38,7 @@ func Decode(s string) (*Cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
-	invalid := apperr.E(apperr.Invalid, "cursor %q is not valid: pass the next_cursor value of the previous page unchanged", truncate(s, 64))
+	invalid := apperr.E(apperr.Invalid, "cursor %q is not valid: pass the next_cursor value of the previous page unchanged", apperr.Truncate(s, 64))
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, invalid
@@ -67,13 +67,6 @@ func Limit(n int) (int, error) {
 		return 0, apperr.E(apperr.Invalid, "limit %d is out of range: use 1 to %d", n, MaxLimit)
 	}
 	return n, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // Parse validates a request's cursor and page size in one step.
