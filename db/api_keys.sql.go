@@ -115,22 +115,35 @@ func (q *Queries) APIKeyGetByHash(ctx context.Context, keyHash []byte) (APIKey, 
 
 const aPIKeyList = `-- name: APIKeyList :many
 SELECT id, name, prefix, key_hash, scopes, rate_limit, is_active, last_used_at, created_at, expires_at, revoked_at FROM mcp.api_keys
-WHERE $1::timestamptz IS NULL
-   OR (created_at, id) < ($1::timestamptz, $2::uuid)
+WHERE ($1::timestamptz IS NULL
+       OR (created_at, id) < ($1::timestamptz, $2::uuid))
+  AND CASE $3::text
+        WHEN 'active' THEN is_active AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+        WHEN 'expired' THEN is_active AND revoked_at IS NULL AND expires_at <= now()
+        WHEN 'revoked' THEN NOT is_active OR revoked_at IS NOT NULL
+        ELSE true
+      END
 ORDER BY created_at DESC, id DESC
-LIMIT $3
+LIMIT $4
 `
 
 type APIKeyListParams struct {
 	CursorCreatedAt *time.Time
 	CursorID        *uuid.UUID
+	Status          string
 	MaxRows         int32
 }
 
 // APIKeyList pages newest first: the cursor is the (created_at, id) of the
-// last row of the previous page; a NULL cursor starts at the top.
+// last row of the previous page; a NULL cursor starts at the top. status
+// (” for all) keeps active, expired or revoked keys only.
 func (q *Queries) APIKeyList(ctx context.Context, arg APIKeyListParams) ([]APIKey, error) {
-	rows, err := q.db.Query(ctx, aPIKeyList, arg.CursorCreatedAt, arg.CursorID, arg.MaxRows)
+	rows, err := q.db.Query(ctx, aPIKeyList,
+		arg.CursorCreatedAt,
+		arg.CursorID,
+		arg.Status,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -42,12 +42,13 @@ type Agent struct {
 }
 
 type DashboardSession struct {
-	ID        uuid.UUID
-	TokenHash []byte
-	ApiKeyID  uuid.UUID
-	CsrfToken string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	ID         uuid.UUID
+	TokenHash  []byte
+	ApiKeyID   uuid.UUID
+	CsrfToken  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastSeenAt time.Time
 }
 
 type Message struct {

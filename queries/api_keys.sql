@@ -10,11 +10,18 @@ SELECT * FROM mcp.api_keys WHERE key_hash = $1;
 SELECT * FROM mcp.api_keys WHERE id = $1;
 
 -- APIKeyList pages newest first: the cursor is the (created_at, id) of the
--- last row of the previous page; a NULL cursor starts at the top.
+-- last row of the previous page; a NULL cursor starts at the top. status
+-- ('' for all) keeps active, expired or revoked keys only.
 -- name: APIKeyList :many
 SELECT * FROM mcp.api_keys
-WHERE sqlc.narg(cursor_created_at)::timestamptz IS NULL
-   OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid)
+WHERE (sqlc.narg(cursor_created_at)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid))
+  AND CASE sqlc.arg(status)::text
+        WHEN 'active' THEN is_active AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+        WHEN 'expired' THEN is_active AND revoked_at IS NULL AND expires_at <= now()
+        WHEN 'revoked' THEN NOT is_active OR revoked_at IS NOT NULL
+        ELSE true
+      END
 ORDER BY created_at DESC, id DESC
 LIMIT sqlc.arg(max_rows);
 

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/testkit"
+	"github.com/bizmcp/bizmcp/migrations"
 )
 
 // binary is the bizmcp executable built once for these tests: they check
@@ -159,7 +162,11 @@ func TestMigrateDownAndUp(t *testing.T) {
 	t.Parallel()
 	env := []string{"DATABASE_URL=" + testkit.DatabaseURL(t)}
 	// Roll back every migration, one at a time, newest first.
-	for _, file := range []string{"00002_task_execution.sql", "00001_init.sql"} {
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	slices.Reverse(files) // Glob sorts; the names are zero-padded
+	for _, file := range files {
 		r := runBinary(t, env, "migrate", "down")
 		require.Equal(t, 0, r.code, r.stderr)
 		r = runBinary(t, env, "migrate", "status")

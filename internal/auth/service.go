@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/page"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 )
@@ -75,11 +77,18 @@ type CreateParams struct {
 	ExpiresAt *time.Time // nil: never expires
 }
 
+// Publisher receives the key.created and key.revoked events, which keep
+// open key lists live on every instance.
+type Publisher interface {
+	Publish(e events.Event)
+}
+
 // Service creates, lists, revokes and verifies API keys.
 type Service struct {
 	queries          *db.Queries
 	limiter          Limiter
 	usage            *UsageRecorder
+	publisher        Publisher
 	defaultRateLimit int
 	logger           *slog.Logger
 	now              func() time.Time
@@ -87,8 +96,19 @@ type Service struct {
 
 // NewService returns the key service. defaultRateLimit applies to keys
 // created without one.
-func NewService(queries *db.Queries, limiter Limiter, usage *UsageRecorder, defaultRateLimit int, logger *slog.Logger) *Service {
-	return &Service{queries: queries, limiter: limiter, usage: usage, defaultRateLimit: defaultRateLimit, logger: logger, now: time.Now}
+func NewService(queries *db.Queries, limiter Limiter, usage *UsageRecorder, publisher Publisher, defaultRateLimit int, logger *slog.Logger) *Service {
+	return &Service{queries: queries, limiter: limiter, usage: usage, publisher: publisher, defaultRateLimit: defaultRateLimit, logger: logger, now: time.Now}
+}
+
+// publish sends a key event; the data is the key as listed, never its
+// secret.
+func (s *Service) publish(typ string, k Key) {
+	e, err := events.New(typ, k)
+	if err != nil {
+		s.logger.Warn("could not build a key event", "type", typ, "err", err)
+		return
+	}
+	s.publisher.Publish(e)
 }
 
 // Create validates params, stores a new key and returns it with its secret.
@@ -138,7 +158,9 @@ func (s *Service) Create(ctx context.Context, params CreateParams) (CreatedKey, 
 	if err != nil {
 		return CreatedKey{}, db.MapError(err, "API key")
 	}
-	return CreatedKey{Key: keyFromRow(row), Secret: plain}, nil
+	key := keyFromRow(row)
+	s.publish(events.KeyCreated, key)
+	return CreatedKey{Key: key, Secret: plain}, nil
 }
 
 // Get returns one key by id.
@@ -156,13 +178,45 @@ type ListPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// Key states, as listed and filtered.
+const (
+	StateActive  = "active"
+	StateExpired = "expired"
+	StateRevoked = "revoked"
+)
+
+// States lists the key states a list can be filtered by.
+func States() []string { return []string{StateActive, StateExpired, StateRevoked} }
+
+// State is the key's state now: revoked wins over expired.
+func (k Key) State() string {
+	switch {
+	case k.RevokedAt != nil:
+		return StateRevoked
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(time.Now()):
+		return StateExpired
+	case !k.Active:
+		return StateRevoked
+	}
+	return StateActive
+}
+
+// ListFilter selects the keys a list shows.
+type ListFilter struct {
+	// State is "" (every key) or one of States().
+	State string
+}
+
 // List returns a page of keys after cursor (empty: the first page).
-func (s *Service) List(ctx context.Context, cursor string, limit int) (ListPage, error) {
+func (s *Service) List(ctx context.Context, f ListFilter, cursor string, limit int) (ListPage, error) {
+	if f.State != "" && !slices.Contains(States(), f.State) {
+		return ListPage{}, apperr.E(apperr.Invalid, "state %q is not one of %s", apperr.Truncate(f.State, 32), strings.Join(States(), ", "))
+	}
 	c, limit, err := page.Parse(cursor, limit)
 	if err != nil {
 		return ListPage{}, err
 	}
-	params := db.APIKeyListParams{MaxRows: int32(limit + 1)}
+	params := db.APIKeyListParams{MaxRows: int32(limit + 1), Status: f.State}
 	if c != nil {
 		params.CursorCreatedAt, params.CursorID = &c.CreatedAt, &c.ID
 	}
@@ -182,7 +236,9 @@ func (s *Service) Revoke(ctx context.Context, id uuid.UUID) (Key, error) {
 	if err != nil {
 		return Key{}, db.MapError(err, "API key "+id.String())
 	}
-	return keyFromRow(row), nil
+	key := keyFromRow(row)
+	s.publish(events.KeyRevoked, key)
+	return key, nil
 }
 
 // CountActive returns how many keys can be used now.

@@ -13,6 +13,7 @@ import (
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 	"github.com/bizmcp/bizmcp/internal/testkit"
 )
@@ -29,7 +30,7 @@ func setup(t *testing.T) bundle {
 	q := db.New(pool)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	usage := auth.NewUsageRecorder(q, time.Hour, logger)
-	return bundle{svc: auth.NewService(q, ratelimit.NewLocal(nil), usage, 100, logger), usage: usage, queries: q}
+	return bundle{svc: auth.NewService(q, ratelimit.NewLocal(nil), usage, events.NewHub(), 100, logger), usage: usage, queries: q}
 }
 
 func TestCreateAndAuthenticate(t *testing.T) {

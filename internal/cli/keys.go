@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 )
 
@@ -42,9 +44,22 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	queries := db.New(pool)
+	// Keys made or revoked here reach open dashboards through the same Redis
+	// channel the servers use; Stop sends what is queued before the command
+	// returns. Without Redis the servers see the change on their next read.
+	var redisClient *redis.Client
+	if cfg.RedisURL != "" {
+		if redisClient, err = newRedisClient(cfg.RedisURL); err != nil {
+			return err
+		}
+		defer redisClient.Close()
+	}
+	bus := events.NewBus(events.NewHub(), redisClient, cfg.RedisPrefix, logger)
+	bus.Start(ctx)
+	defer bus.Stop()
 	// The CLI never authenticates requests: the usage recorder and limiter
 	// are there only to satisfy the service's constructor.
-	svc := auth.NewService(queries, ratelimit.NewLocal(nil), auth.NewUsageRecorder(queries, time.Minute, logger), cfg.RateLimitPerMinute, logger)
+	svc := auth.NewService(queries, ratelimit.NewLocal(nil), auth.NewUsageRecorder(queries, time.Minute, logger), bus, cfg.RateLimitPerMinute, logger)
 
 	switch sub {
 	case "create":
@@ -82,7 +97,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stdout, key.Secret)
 		return nil
 	case "list":
-		page, err := svc.List(ctx, "", 200)
+		page, err := svc.List(ctx, auth.ListFilter{}, "", 200)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/handlers"
+	"github.com/bizmcp/bizmcp/handlers/api"
+	"github.com/bizmcp/bizmcp/handlers/dashboard"
 	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/buildinfo"
@@ -87,7 +89,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("could not record the last API key uses", "err", err)
 		}
 	}()
-	keys := auth.NewService(queries, limiter, usage, cfg.RateLimitPerMinute, logger)
+	hub := events.NewBus(events.NewHub(), redisClient, cfg.RedisPrefix, logger, events.WithDropHook(m.EventsDropped.Inc))
+	hub.Start(context.WithoutCancel(ctx))
+	defer hub.Stop()
+	keys := auth.NewService(queries, limiter, usage, hub, cfg.RateLimitPerMinute, logger)
+	sessions := auth.NewSessions(keys, queries, auth.SessionConfig{Idle: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge}, logger)
 	checker := health.NewChecker(pool, redisPinger, limiter, version)
 
 	router, err := newLLMRouter(cfg.LLM)
@@ -110,9 +116,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := registry.Sync(ctx); err != nil {
 		return err
 	}
-	hub := events.NewBus(events.NewHub(), redisClient, cfg.RedisPrefix, logger, events.WithDropHook(m.EventsDropped.Inc))
-	hub.Start(context.WithoutCancel(ctx))
-	defer hub.Stop()
 	executor := tools.NewExecutor(registry, queries, hub, m, logger)
 	agentService := agents.NewService(queries, func(name string) bool { _, ok := registry.Lookup(name); return ok }, hub)
 	if err := agentService.SeedDefaults(ctx); err != nil {
@@ -145,9 +148,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	app := handlers.New(handlers.Deps{
-		Logger: logger, Metrics: m, Keys: keys, Health: checker, Tools: executor, Agents: agentService, Tasks: tasks,
+		Logger: logger, Metrics: m,
+		API: api.Deps{
+			Metrics: m, Keys: keys, Health: checker, Tools: executor, Agents: agentService, Tasks: tasks,
+			Events: hub.Hub(), Stopping: ctx.Done(),
+		},
+		Dashboard: dashboard.Deps{
+			Health: checker, Keys: keys, Sessions: sessions, Events: hub.Hub(), Stopping: ctx.Done(),
+			MCP: mcpServer, Limiter: limiter,
+			LoginRateLimitPerMinute: cfg.LoginRateLimitPerMinute, PublicURL: cfg.PublicURL,
+			Metrics: m, Logger: logger,
+		},
 		MCP: mcpServer, Conformance: conformanceServer, PublicURL: cfg.PublicURL,
-		Events: hub.Hub(), Stopping: ctx.Done(),
 		IPLimiter: limiter, IPRateLimitPerMinute: cfg.RateLimitIPPerMinute,
 		MaxBodyBytes: cfg.MaxBodyBytes, TrustProxyHeaders: cfg.TrustProxyHeaders,
 	})

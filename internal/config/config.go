@@ -74,6 +74,13 @@ type Config struct {
 	// KeyUsageFlushInterval is how often last_used_at is written for the
 	// keys used since the previous flush.
 	KeyUsageFlushInterval time.Duration
+	// SessionIdleTimeout ends a dashboard session unused for this long;
+	// SessionMaxAge ends it this long after sign-in.
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+	// LoginRateLimitPerMinute limits dashboard sign-in attempts per client
+	// IP, so an API key cannot be guessed through the login form.
+	LoginRateLimitPerMinute int
 
 	// TaskWorkers is how many tasks this instance runs at once.
 	TaskWorkers int
@@ -177,6 +184,9 @@ func Load(getenv func(string) string, mode Mode) (Config, error) {
 	c.TaskWorkers = intVar(get, "TASK_WORKERS", 10, 1, 1000, bad)
 	c.TaskRescueAfter = durationVar(get, "TASK_RESCUE_AFTER", time.Minute, bad)
 	c.KeyUsageFlushInterval = durationVar(get, "KEY_USAGE_FLUSH_INTERVAL", 10*time.Second, bad)
+	c.SessionIdleTimeout = durationVar(get, "SESSION_IDLE_TIMEOUT", 12*time.Hour, bad)
+	c.SessionMaxAge = durationVar(get, "SESSION_MAX_AGE", 7*24*time.Hour, bad)
+	c.LoginRateLimitPerMinute = intVar(get, "LOGIN_RATE_LIMIT_PER_MINUTE", 10, 1, 10_000, bad)
 	switch v := strings.ToLower(get("TRUST_PROXY_HEADERS")); v {
 	case "", "false", "0", "no":
 	case "true", "1", "yes":

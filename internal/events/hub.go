@@ -27,13 +27,17 @@ const (
 	TaskCancelled = "task.cancelled"
 	AgentStatus   = "agent.status"
 	MessageSent   = "message.sent"
+	// KeyCreated and KeyRevoked carry the key as listed (never its secret);
+	// only admin streams see them.
+	KeyCreated = "key.created"
+	KeyRevoked = "key.revoked"
 )
 
 // Types lists every event type, for validating filters and documenting them.
 func Types() []string {
 	return []string{
 		ToolExecuted, TaskCreated, TaskAssigned, TaskProgress, TaskCompleted,
-		TaskFailed, TaskCancelled, AgentStatus, MessageSent,
+		TaskFailed, TaskCancelled, AgentStatus, MessageSent, KeyCreated, KeyRevoked,
 	}
 }
 

@@ -1,6 +1,8 @@
-package handlers
+package api
 
 import (
+	"github.com/bizmcp/bizmcp/handlers/web"
+
 	"encoding/json"
 	"net/http"
 
@@ -20,12 +22,12 @@ type createAgentRequest struct {
 	Config       json.RawMessage `json:"config"`
 }
 
-func (s *Server) createAgent(c echo.Context) error {
+func (h *Handler) createAgent(c echo.Context) error {
 	var req createAgentRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	a, err := s.deps.Agents.Create(c.Request().Context(), agents.CreateParams(req))
+	a, err := h.deps.Agents.Create(c.Request().Context(), agents.CreateParams(req))
 	if err != nil {
 		return err
 	}
@@ -33,24 +35,24 @@ func (s *Server) createAgent(c echo.Context) error {
 	return c.JSON(http.StatusCreated, a)
 }
 
-func (s *Server) listAgents(c echo.Context) error {
-	limit, err := queryInt(c, "limit")
+func (h *Handler) listAgents(c echo.Context) error {
+	limit, err := web.QueryInt(c, "limit")
 	if err != nil {
 		return err
 	}
-	pg, err := s.deps.Agents.List(c.Request().Context(), c.QueryParam("type"), c.QueryParam("status"), c.QueryParam("cursor"), limit)
+	pg, err := h.deps.Agents.List(c.Request().Context(), c.QueryParam("type"), c.QueryParam("status"), c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, pg)
 }
 
-func (s *Server) getAgent(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) getAgent(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	a, err := s.deps.Agents.Get(c.Request().Context(), id)
+	a, err := h.deps.Agents.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -66,16 +68,16 @@ type updateAgentRequest struct {
 
 // updateAgent renames, reconfigures, pauses ("status": "paused") or resumes
 // ("status": "active") an agent.
-func (s *Server) updateAgent(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) updateAgent(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
 	var req updateAgentRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	a, err := s.deps.Agents.Update(c.Request().Context(), id, agents.UpdateParams(req))
+	a, err := h.deps.Agents.Update(c.Request().Context(), id, agents.UpdateParams(req))
 	if err != nil {
 		return err
 	}
@@ -83,12 +85,12 @@ func (s *Server) updateAgent(c echo.Context) error {
 }
 
 // deleteAgent removes an idle or paused agent; a busy one is 409.
-func (s *Server) deleteAgent(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) deleteAgent(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Agents.Delete(c.Request().Context(), id); err != nil {
+	if err := h.deps.Agents.Delete(c.Request().Context(), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -104,13 +106,13 @@ type sendMessageRequest struct {
 // sendMessage stores a message to the agent (write scope). A request
 // carries a task for the agent ({"task": {...}}): 201 with the message, whose
 // task_id names the task created for it.
-func (s *Server) sendMessage(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) sendMessage(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
 	var req sendMessageRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	p := orchestrator.SendParams{RecipientID: id, Type: req.Type, Payload: req.Payload}
@@ -120,23 +122,23 @@ func (s *Server) sendMessage(c echo.Context) error {
 	if p.CorrelationID, err = optionalUUID("correlation_id", req.CorrelationID); err != nil {
 		return err
 	}
-	m, err := s.deps.Tasks.Send(c.Request().Context(), p)
+	m, err := h.deps.Tasks.Send(c.Request().Context(), p)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, m)
 }
 
-func (s *Server) listMessages(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) listMessages(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit")
+	limit, err := web.QueryInt(c, "limit")
 	if err != nil {
 		return err
 	}
-	pg, err := s.deps.Tasks.Messages(c.Request().Context(), id, c.QueryParam("cursor"), limit)
+	pg, err := h.deps.Tasks.Messages(c.Request().Context(), id, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package handlers
+package web
 
 import (
 	"crypto/rand"
@@ -19,20 +19,21 @@ import (
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 )
 
-const headerRequestID = "X-Request-Id"
+// HeaderRequestID carries the request id, in and out.
+const HeaderRequestID = "X-Request-Id"
 
-// requestID gives every request an id (a well-formed incoming one is kept,
+// RequestID gives every request an id (a well-formed incoming one is kept,
 // for tracing through a proxy), echoes it in the response and puts it in the
 // context for the logger.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+func (m *Middleware) RequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(headerRequestID)
+		id := c.Request().Header.Get(HeaderRequestID)
 		if !validRequestID(id) {
 			var b [12]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		c.Response().Header().Set(headerRequestID, id)
+		c.Response().Header().Set(HeaderRequestID, id)
 		c.SetRequest(c.Request().WithContext(logging.WithRequestID(c.Request().Context(), id)))
 		return next(c)
 	}
@@ -50,9 +51,9 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// accessLog writes one line per request, after the error handler ran so the
+// AccessLog writes one line per request, after the error handler ran so the
 // status is the one the client saw.
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+func (m *Middleware) AccessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
@@ -60,7 +61,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req := c.Request()
-		s.deps.Logger.InfoContext(req.Context(), "http request",
+		m.cfg.Logger.InfoContext(req.Context(), "http request",
 			"method", req.Method, "path", req.URL.Path, "status", c.Response().Status,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"bytes", c.Response().Size, "ip", c.RealIP())
@@ -68,15 +69,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// recoverPanic turns a panic in a handler into a 500 for that request only.
-func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+// RecoverPanic turns a panic in a handler into a 500 for that request only.
+func (m *Middleware) RecoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.deps.Logger.ErrorContext(c.Request().Context(), "handler panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				m.cfg.Logger.ErrorContext(c.Request().Context(), "handler panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = apperr.E(apperr.Internal, "internal error")
 			}
 		}()
@@ -84,9 +85,9 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// measure counts requests and their latency by route pattern (never by raw
+// Measure counts requests and their latency by route pattern (never by raw
 // path, which would make one series per id).
-func (s *Server) measure(next echo.HandlerFunc) echo.HandlerFunc {
+func (m *Middleware) Measure(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
@@ -98,63 +99,54 @@ func (s *Server) measure(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		method := c.Request().Method
-		s.deps.Metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
-		s.deps.Metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		m.cfg.Metrics.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+		m.cfg.Metrics.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 		return nil
 	}
 }
 
-// limitBody refuses declared oversized bodies at once and caps undeclared
+// LimitBody refuses declared oversized bodies at once and caps undeclared
 // (chunked) ones while they are read.
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+func (m *Middleware) LimitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > s.deps.MaxBodyBytes {
-			return apperr.E(apperr.TooLarge, "%s", tooLargeDetail(s.deps.MaxBodyBytes))
+		if req.ContentLength > m.cfg.MaxBodyBytes {
+			return apperr.E(apperr.TooLarge, "%s", TooLargeDetail(m.cfg.MaxBodyBytes))
 		}
 		if req.Body != nil {
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.deps.MaxBodyBytes)
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, m.cfg.MaxBodyBytes)
 		}
 		return next(c)
 	}
 }
 
-// ctxPrincipal is the echo.Context key of the authenticated caller.
-const ctxPrincipal = "bizmcp.principal"
-
-// principalOf returns the authenticated caller of the request.
-func principalOf(c echo.Context) (auth.Principal, bool) {
-	p, ok := c.Get(ctxPrincipal).(auth.Principal)
-	return p, ok
-}
-
-// authenticate runs the key verification chain (exists, active, not expired,
+// Authenticate runs the key verification chain (exists, active, not expired,
 // rate limit) and sets the RateLimit-* headers. Requests without a usable key
 // also count against their IP's limit, which bounds the database lookups an
 // anonymous client can cause.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+func (m *Middleware) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		presented, err := presentedKey(req)
+		presented, err := PresentedKey(req)
 		if err == nil {
 			var p auth.Principal
 			var res ratelimit.Result
-			p, res, err = s.deps.Keys.Verify(req.Context(), presented)
+			p, res, err = m.cfg.Keys.Verify(req.Context(), presented)
 			if res.Limit > 0 {
-				setRateLimitHeaders(c, res)
+				SetRateLimitHeaders(c, res)
 			}
 			if err == nil {
-				c.Set(ctxPrincipal, p)
+				c.SetRequest(req.WithContext(WithPrincipal(req.Context(), p)))
 				return next(c)
 			}
 			if apperr.Is(err, apperr.RateLimited) {
-				s.deps.Metrics.RateLimitRejections.WithLabelValues("api_key").Inc()
+				m.cfg.Metrics.RateLimitRejections.WithLabelValues("api_key").Inc()
 				return err
 			}
 		}
 		if apperr.Is(err, apperr.Unauthorized) {
-			s.deps.Metrics.AuthFailures.WithLabelValues("401").Inc()
-			if limitErr := s.checkIP(c); limitErr != nil {
+			m.cfg.Metrics.AuthFailures.WithLabelValues("401").Inc()
+			if limitErr := m.CheckIP(c); limitErr != nil {
 				return limitErr
 			}
 		}
@@ -162,9 +154,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// presentedKey extracts the API key from `Authorization: Bearer <key>` or
+// PresentedKey extracts the API key from `Authorization: Bearer <key>` or
 // `X-API-Key: <key>`.
-func presentedKey(r *http.Request) (string, error) {
+func PresentedKey(r *http.Request) (string, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -175,17 +167,17 @@ func presentedKey(r *http.Request) (string, error) {
 	return strings.TrimSpace(r.Header.Get("X-API-Key")), nil
 }
 
-// require refuses principals without scope (403). It runs after
+// Require refuses principals without scope (403). It runs after
 // authenticate, so a bad key is a 401 before it can be a 403.
-func (s *Server) require(scope auth.Scope) echo.MiddlewareFunc {
+func (m *Middleware) Require(scope auth.Scope) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p, ok := principalOf(c)
+			p, ok := PrincipalOf(c)
 			if !ok {
 				return apperr.E(apperr.Unauthorized, "an API key is required")
 			}
 			if err := p.Require(scope); err != nil {
-				s.deps.Metrics.AuthFailures.WithLabelValues("403").Inc()
+				m.cfg.Metrics.AuthFailures.WithLabelValues("403").Inc()
 				return err
 			}
 			return next(c)
@@ -193,38 +185,38 @@ func (s *Server) require(scope auth.Scope) echo.MiddlewareFunc {
 	}
 }
 
-// limitByIP applies the per-client-IP limit to unauthenticated routes.
-func (s *Server) limitByIP(next echo.HandlerFunc) echo.HandlerFunc {
+// LimitByIP applies the per-client-IP limit to unauthenticated routes.
+func (m *Middleware) LimitByIP(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := s.checkIP(c); err != nil {
+		if err := m.CheckIP(c); err != nil {
 			return err
 		}
 		return next(c)
 	}
 }
 
-func (s *Server) checkIP(c echo.Context) error {
-	res, err := s.deps.IPLimiter.Allow(c.Request().Context(), "ip:"+c.RealIP(), s.deps.IPRateLimitPerMinute)
+func (m *Middleware) CheckIP(c echo.Context) error {
+	res, err := m.cfg.IPLimiter.Allow(c.Request().Context(), "ip:"+c.RealIP(), m.cfg.IPRateLimitPerMinute)
 	if err != nil {
 		if c.Request().Context().Err() != nil {
 			return err
 		}
 		// The limiter falls back in process on its own; an error here is
 		// a bug, and refusing every anonymous request for it would be worse.
-		s.deps.Logger.WarnContext(c.Request().Context(), "IP rate limit check failed; allowing", "err", err)
+		m.cfg.Logger.WarnContext(c.Request().Context(), "IP rate limit check failed; allowing", "err", err)
 		return nil
 	}
-	setRateLimitHeaders(c, res)
+	SetRateLimitHeaders(c, res)
 	if !res.Allowed {
-		s.deps.Metrics.RateLimitRejections.WithLabelValues("ip").Inc()
+		m.cfg.Metrics.RateLimitRejections.WithLabelValues("ip").Inc()
 		return apperr.E(apperr.RateLimited, "too many requests from this address: at most %d per minute; retry in %s", res.Limit, res.RetryAfter.Round(time.Second))
 	}
 	return nil
 }
 
-// setRateLimitHeaders writes the RateLimit-* headers (IETF draft, in
+// SetRateLimitHeaders writes the RateLimit-* headers (IETF draft, in
 // seconds) and Retry-After on a refusal.
-func setRateLimitHeaders(c echo.Context, res ratelimit.Result) {
+func SetRateLimitHeaders(c echo.Context, res ratelimit.Result) {
 	h := c.Response().Header()
 	h.Set("RateLimit-Limit", strconv.Itoa(res.Limit))
 	h.Set("RateLimit-Remaining", strconv.Itoa(max(res.Remaining, 0)))

@@ -1,4 +1,4 @@
-package handlers
+package api
 
 import (
 	_ "embed"
@@ -14,7 +14,7 @@ import (
 //go:embed openapi/openapi.json
 var openAPIDocument []byte
 
-func (s *Server) openAPI(c echo.Context) error {
+func (h *Handler) openAPI(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDocument)
 }

@@ -1,6 +1,8 @@
-package handlers
+package api
 
 import (
+	"github.com/bizmcp/bizmcp/handlers/web"
+
 	"encoding/json"
 	"net/http"
 	"time"
@@ -29,12 +31,12 @@ type createTaskResponse struct {
 
 // createTask stores and enqueues a task (write scope): 201 with its id. The
 // agent is chosen when the task starts, so agent_id is null here.
-func (s *Server) createTask(c echo.Context) error {
+func (h *Handler) createTask(c echo.Context) error {
 	var req createTaskRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	created, err := s.deps.Tasks.Create(c.Request().Context(), orchestrator.CreateParams{
+	created, err := h.deps.Tasks.Create(c.Request().Context(), orchestrator.CreateParams{
 		Title: req.Title, Description: req.Description, Domain: req.Domain, Priority: req.Priority, InputData: req.InputData,
 		Timeout: time.Duration(req.TimeoutSeconds) * time.Second, MaxAttempts: req.MaxAttempts,
 	})
@@ -47,68 +49,68 @@ func (s *Server) createTask(c echo.Context) error {
 	})
 }
 
-func (s *Server) listTasks(c echo.Context) error {
+func (h *Handler) listTasks(c echo.Context) error {
 	f := orchestrator.Filter{Status: c.QueryParam("status"), Domain: c.QueryParam("domain"), Priority: c.QueryParam("priority")}
 	var err error
-	if f.AgentID, err = queryUUID(c, "agent_id"); err != nil {
+	if f.AgentID, err = web.QueryUUID(c, "agent_id"); err != nil {
 		return err
 	}
-	if f.ParentTaskID, err = queryUUID(c, "parent_task_id"); err != nil {
+	if f.ParentTaskID, err = web.QueryUUID(c, "parent_task_id"); err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit")
+	limit, err := web.QueryInt(c, "limit")
 	if err != nil {
 		return err
 	}
-	pg, err := s.deps.Tasks.List(c.Request().Context(), f, c.QueryParam("cursor"), limit)
+	pg, err := h.deps.Tasks.List(c.Request().Context(), f, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, pg)
 }
 
-func (s *Server) getTask(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) getTask(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	t, err := s.deps.Tasks.Get(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, t)
-}
-
-func (s *Server) cancelTask(c echo.Context) error {
-	id, err := pathUUID(c, "id")
-	if err != nil {
-		return err
-	}
-	t, err := s.deps.Tasks.Cancel(c.Request().Context(), id)
+	t, err := h.deps.Tasks.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, t)
 }
 
-func (s *Server) retryTask(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) cancelTask(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	t, err := s.deps.Tasks.Retry(c.Request().Context(), id)
+	t, err := h.deps.Tasks.Cancel(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, t)
 }
 
-func (s *Server) taskEvents(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) retryTask(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	evs, err := s.deps.Tasks.Timeline(c.Request().Context(), id)
+	t, err := h.deps.Tasks.Retry(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+func (h *Handler) taskEvents(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	evs, err := h.deps.Tasks.Timeline(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

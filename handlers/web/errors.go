@@ -1,4 +1,4 @@
-package handlers
+package web
 
 import (
 	"errors"
@@ -6,11 +6,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/logging"
-	"github.com/bizmcp/bizmcp/views"
 )
 
 // Problem is an RFC 9457 problem document, the body of every API error.
@@ -25,8 +25,8 @@ type Problem struct {
 	ExecutionID string `json:"execution_id,omitempty"`
 }
 
-// statusOf maps the error vocabulary to HTTP statuses, once for the server.
-func statusOf(code apperr.Code) int {
+// StatusOf maps the error vocabulary to HTTP statuses, once for the server.
+func StatusOf(code apperr.Code) int {
 	switch code {
 	case apperr.Invalid:
 		return http.StatusBadRequest
@@ -51,10 +51,10 @@ func statusOf(code apperr.Code) int {
 	return http.StatusInternalServerError
 }
 
-// handleError is Echo's error handler: it renders any error returned by a
+// HandleError is Echo's error handler: it renders any error returned by a
 // handler or middleware as problem+json (API, non-browser clients) or as an
 // HTML page (browsers on page routes), and logs server-side failures.
-func (s *Server) handleError(err error, c echo.Context) {
+func (m *Middleware) HandleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -63,17 +63,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var maxBytes *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxBytes):
-		status, detail = http.StatusRequestEntityTooLarge, tooLargeDetail(s.deps.MaxBodyBytes)
+		status, detail = http.StatusRequestEntityTooLarge, TooLargeDetail(m.cfg.MaxBodyBytes)
 	case errors.As(err, &he):
 		status = he.Code
 		detail = httpErrorDetail(he)
 	default:
-		status = statusOf(apperr.CodeOf(err))
+		status = StatusOf(apperr.CodeOf(err))
 	}
 	req := c.Request()
 	ctx := req.Context()
 	if status >= 500 {
-		s.deps.Logger.ErrorContext(ctx, "request failed", "status", status, "err", err)
+		m.cfg.Logger.ErrorContext(ctx, "request failed", "status", status, "err", err)
 	}
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="bizmcp"`)
@@ -84,31 +84,44 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case req.Method == http.MethodHead:
 		werr = c.NoContent(status)
-	case wantsHTML(req):
-		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-		c.Response().WriteHeader(status)
-		werr = views.ErrorPage(status, title, detail, requestID).Render(ctx, c.Response())
+	case m.htmlErrors != nil && IsPageRoute(req):
+		werr = m.htmlErrors(c, status, title, detail, requestID)
 	default:
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 		prob := Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Instance: req.URL.Path, RequestID: requestID}
-		var execErr executionError
+		var execErr ExecutionError
 		if errors.As(err, &execErr) {
-			prob.ExecutionID = execErr.id.String()
+			prob.ExecutionID = execErr.ID.String()
 		}
 		werr = c.JSON(status, prob)
 	}
 	if werr != nil {
-		s.deps.Logger.WarnContext(ctx, "could not write error response", "err", werr)
+		m.cfg.Logger.WarnContext(ctx, "could not write error response", "err", werr)
 	}
 }
 
-// wantsHTML reports a browser asking for a page outside the API.
-func wantsHTML(r *http.Request) bool {
-	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasSuffix(r.URL.Path, "/mcp") {
-		return false
+// IsPageRoute reports whether a request is for the dashboard's pages rather
+// than a machine interface (REST, MCP, metrics, static files), whose errors
+// stay problem+json whatever the client accepts.
+func IsPageRoute(r *http.Request) bool {
+	p := r.URL.Path
+	for _, prefix := range []string{"/api/", "/mcp", "/conformance/", "/metrics", "/static/"} {
+		if strings.HasPrefix(p, prefix) {
+			return false
+		}
 	}
-	return strings.Contains(r.Header.Get("Accept"), "text/html")
+	return true
 }
+
+// ExecutionError is a failed tool run that was recorded: the problem
+// document names the record.
+type ExecutionError struct {
+	Err error
+	ID  uuid.UUID
+}
+
+func (e ExecutionError) Error() string { return e.Err.Error() }
+func (e ExecutionError) Unwrap() error { return e.Err }
 
 func httpErrorDetail(he *echo.HTTPError) string {
 	switch he.Code {
@@ -125,7 +138,8 @@ func httpErrorDetail(he *echo.HTTPError) string {
 	return http.StatusText(he.Code)
 }
 
-func tooLargeDetail(limit int64) string {
+// TooLargeDetail says what the body limit is.
+func TooLargeDetail(limit int64) string {
 	return "the request body exceeds the limit of " + humanBytes(limit) + " (MAX_BODY_BYTES)"
 }
 

@@ -1,9 +1,9 @@
-package handlers
+package api
 
 import (
+	"github.com/bizmcp/bizmcp/handlers/web"
+
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,9 +21,9 @@ type createKeyRequest struct {
 
 // createKey answers 201 with the new key; its secret appears in this
 // response only.
-func (s *Server) createKey(c echo.Context) error {
+func (h *Handler) createKey(c echo.Context) error {
 	var req createKeyRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	params := auth.CreateParams{Name: req.Name, Scopes: req.Scopes}
@@ -40,7 +40,7 @@ func (s *Server) createKey(c echo.Context) error {
 		}
 		params.ExpiresAt = &t
 	}
-	key, err := s.deps.Keys.Create(c.Request().Context(), params)
+	key, err := h.deps.Keys.Create(c.Request().Context(), params)
 	if err != nil {
 		return err
 	}
@@ -49,24 +49,24 @@ func (s *Server) createKey(c echo.Context) error {
 	return c.JSON(http.StatusCreated, key)
 }
 
-func (s *Server) listKeys(c echo.Context) error {
-	limit, err := queryInt(c, "limit")
+func (h *Handler) listKeys(c echo.Context) error {
+	limit, err := web.QueryInt(c, "limit")
 	if err != nil {
 		return err
 	}
-	page, err := s.deps.Keys.List(c.Request().Context(), c.QueryParam("cursor"), limit)
+	page, err := h.deps.Keys.List(c.Request().Context(), auth.ListFilter{State: c.QueryParam("state")}, c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, page)
 }
 
-func (s *Server) getKey(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) getKey(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	key, err := s.deps.Keys.Get(c.Request().Context(), id)
+	key, err := h.deps.Keys.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -75,35 +75,22 @@ func (s *Server) getKey(c echo.Context) error {
 
 // revokeKey answers 200 with the revoked key (revoked_at set); revoking
 // again is harmless and answers the same.
-func (s *Server) revokeKey(c echo.Context) error {
-	id, err := pathUUID(c, "id")
+func (h *Handler) revokeKey(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
 	if err != nil {
 		return err
 	}
-	key, err := s.deps.Keys.Revoke(c.Request().Context(), id)
+	key, err := h.deps.Keys.Revoke(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, key)
 }
 
-// queryInt reads an optional integer query parameter (0 when absent).
-func queryInt(c echo.Context, name string) (int, error) {
-	raw := strings.TrimSpace(c.QueryParam(name))
-	if raw == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return 0, apperr.E(apperr.Invalid, "query parameter %s=%q must be a whole number", name, apperr.Truncate(raw, 32))
-	}
-	return n, nil
-}
-
 // me describes the calling key: a cheap way for a client to check that its
 // key works and what it may do.
-func (s *Server) me(c echo.Context) error {
-	p, _ := principalOf(c)
+func (h *Handler) me(c echo.Context) error {
+	p, _ := web.PrincipalOf(c)
 	return c.JSON(http.StatusOK, map[string]any{
 		"key_id": p.KeyID, "name": p.Name, "prefix": p.Prefix, "scopes": p.Scopes, "rate_limit": p.RateLimit,
 	})

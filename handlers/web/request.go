@@ -1,4 +1,4 @@
-package handlers
+package web
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -14,11 +15,11 @@ import (
 	"github.com/bizmcp/bizmcp/internal/apperr"
 )
 
-// decodeJSON reads a request body into v, refusing what a client would want
+// DecodeJSON reads a request body into v, refusing what a client would want
 // to hear about: a wrong Content-Type, an empty or malformed body, wrong
 // types, unknown fields, and trailing data. Each message names the problem
 // and, where it can, the field.
-func decodeJSON(c echo.Context, v any) error {
+func DecodeJSON(c echo.Context, v any) error {
 	req := c.Request()
 	if mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -82,8 +83,8 @@ func jsonTypeName(kind string) string {
 	return "of another type"
 }
 
-// pathUUID parses the :name path parameter as a UUID.
-func pathUUID(c echo.Context, name string) (uuid.UUID, error) {
+// PathUUID parses the :name path parameter as a UUID.
+func PathUUID(c echo.Context, name string) (uuid.UUID, error) {
 	raw := c.Param(name)
 	id, err := uuid.Parse(raw)
 	if err != nil {
@@ -93,4 +94,30 @@ func pathUUID(c echo.Context, name string) (uuid.UUID, error) {
 		return uuid.Nil, apperr.E(apperr.Invalid, "%s %q is not a valid id: ids are UUIDs such as 0192f3e4-5b6c-7d8e-9f00-112233445566", name, raw)
 	}
 	return id, nil
+}
+
+// QueryInt reads an optional integer query parameter (0 when absent).
+func QueryInt(c echo.Context, name string) (int, error) {
+	raw := strings.TrimSpace(c.QueryParam(name))
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, apperr.E(apperr.Invalid, "query parameter %s=%q must be a whole number", name, apperr.Truncate(raw, 32))
+	}
+	return n, nil
+}
+
+// QueryUUID reads an optional UUID query parameter (nil when absent).
+func QueryUUID(c echo.Context, name string) (*uuid.UUID, error) {
+	raw := c.QueryParam(name)
+	if raw == "" {
+		return nil, nil
+	}
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return nil, apperr.E(apperr.Invalid, "query parameter %s=%q is not a UUID", name, apperr.Truncate(raw, 64))
+	}
+	return &id, nil
 }

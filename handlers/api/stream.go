@@ -1,6 +1,8 @@
-package handlers
+package api
 
 import (
+	"github.com/bizmcp/bizmcp/handlers/web"
+
 	"context"
 	"encoding/json"
 	"net/http"
@@ -56,8 +58,8 @@ const (
 // agent events and their own tool runs only. A client that falls more than
 // streamBuffer events behind is disconnected with close code 1013 and must
 // reconnect and re-read what it needs over REST: events are live, not a log.
-func (s *Server) stream(c echo.Context) error {
-	p, ok := principalOf(c)
+func (h *Handler) stream(c echo.Context) error {
+	p, ok := web.PrincipalOf(c)
 	if !ok {
 		return apperr.E(apperr.Unauthorized, "an API key is required")
 	}
@@ -66,47 +68,47 @@ func (s *Server) stream(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if origin := req.Header.Get("Origin"); origin != "" && !s.trustedOrigin(origin, req.Host) {
+	if origin := req.Header.Get("Origin"); origin != "" && !h.mw.TrustedOrigin(origin, req.Host) {
 		return apperr.E(apperr.Forbidden, "cross-origin WebSocket from %q refused; set PUBLIC_URL to this server's address if it is served behind a proxy", apperr.Truncate(origin, 100))
 	}
 	if !websocket.IsWebSocketUpgrade(req) {
 		return apperr.E(apperr.Invalid, streamProtocolMsg)
 	}
-	if s.deps.Events == nil {
+	if h.deps.Events == nil {
 		return apperr.E(apperr.Unavailable, "live events are not enabled on this server")
 	}
 
 	// Subscribing before the upgrade loses nothing published during the
 	// handshake.
-	sub := s.deps.Events.Subscribe(streamBuffer, filter.match)
+	sub := h.deps.Events.Subscribe(streamBuffer, filter.match)
 	upgrader := websocket.Upgrader{
 		HandshakeTimeout: streamWriteWait,
 		// Checked above with a problem document; this is the backstop.
 		CheckOrigin: func(r *http.Request) bool {
 			o := r.Header.Get("Origin")
-			return o == "" || s.trustedOrigin(o, r.Host)
+			return o == "" || h.mw.TrustedOrigin(o, r.Host)
 		},
 	}
 	conn, err := upgrader.Upgrade(c.Response(), req, passHeaders(c.Response().Header()))
 	if err != nil {
 		// The upgrader has answered with an HTTP error already.
 		sub.Close()
-		s.deps.Logger.DebugContext(req.Context(), "event stream upgrade failed", "err", err)
+		h.mw.Logger().DebugContext(req.Context(), "event stream upgrade failed", "err", err)
 		return nil
 	}
 	// The response went out on the hijacked connection; record it as what
 	// the client saw for the access log and metrics.
 	c.Response().Status = http.StatusSwitchingProtocols
 
-	s.deps.Metrics.WebSocketClients.Inc()
-	defer s.deps.Metrics.WebSocketClients.Dec()
-	presented, _ := presentedKey(req)
+	h.deps.Metrics.WebSocketClients.Inc()
+	defer h.deps.Metrics.WebSocketClients.Dec()
+	presented, _ := web.PresentedKey(req)
 	st := &eventStream{
 		conn: conn, sub: sub, principal: p, presented: presented,
-		keys: s.deps.Keys, stopping: s.deps.Stopping,
+		keys: h.deps.Keys, stopping: h.deps.Stopping,
 	}
 	reason := st.run(req.Context())
-	s.deps.Logger.InfoContext(req.Context(), "event stream closed", "key_prefix", p.Prefix,
+	h.mw.Logger().InfoContext(req.Context(), "event stream closed", "key_prefix", p.Prefix,
 		"reason", reason, "task_id", filter.taskID, "agent_id", filter.agentID, "types", strings.Join(filter.types, ","))
 	return nil
 }
@@ -115,7 +117,7 @@ func (s *Server) stream(c echo.Context) error {
 // limit) for the 101 response, which the upgrader writes itself.
 func passHeaders(h http.Header) http.Header {
 	out := http.Header{}
-	for _, k := range []string{headerRequestID, "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
+	for _, k := range []string{web.HeaderRequestID, "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} {
 		if v := h.Get(k); v != "" {
 			out.Set(k, v)
 		}

@@ -1,0 +1,72 @@
+// Package dashboard is bizmcp's browser dashboard: server-rendered pages
+// (templ + htmx) for the operator and the key administrator, signed in with
+// a session, and a live channel (/ws) that pushes rendered fragments. It is
+// an adapter over the same services as the REST API; routes.go lists every
+// page.
+package dashboard
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/google/uuid"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/bizmcp/bizmcp/handlers/web"
+	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/events"
+	"github.com/bizmcp/bizmcp/internal/health"
+	"github.com/bizmcp/bizmcp/internal/metrics"
+	"github.com/bizmcp/bizmcp/internal/ratelimit"
+)
+
+// KeyService is what the dashboard needs of API keys.
+type KeyService interface {
+	Create(ctx context.Context, params auth.CreateParams) (auth.CreatedKey, error)
+	List(ctx context.Context, filter auth.ListFilter, cursor string, limit int) (auth.ListPage, error)
+	Get(ctx context.Context, id uuid.UUID) (auth.Key, error)
+	Revoke(ctx context.Context, id uuid.UUID) (auth.Key, error)
+}
+
+// SessionService signs operators in and finds their sessions.
+type SessionService interface {
+	SignIn(ctx context.Context, presented string) (auth.Session, string, error)
+	Lookup(ctx context.Context, token string) (auth.Session, error)
+	SignOut(ctx context.Context, id uuid.UUID) error
+	Config() auth.SessionConfig
+}
+
+// Deps are the services the dashboard is an adapter over.
+type Deps struct {
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Health   *health.Checker
+	Keys     KeyService
+	Sessions SessionService
+	// Events is the live event hub the /ws channel subscribes to.
+	Events *events.Hub
+	// Stopping is closed when the server begins to shut down: live
+	// channels close with 1012 so that pages reconnect to another instance
+	// or to this one when it is back.
+	Stopping <-chan struct{}
+	// MCP is the server mounted at /mcp, whose catalogue the connect page
+	// shows.
+	MCP *mcp.Server
+	// Limiter and LoginRateLimitPerMinute bound sign-in attempts per IP.
+	Limiter                 ratelimit.Limiter
+	LoginRateLimitPerMinute int
+	// PublicURL, when set, is the address users reach the server at: the
+	// connect page's endpoint, and https there makes cookies Secure.
+	PublicURL string
+}
+
+// Handler serves the dashboard.
+type Handler struct {
+	deps Deps
+	mw   *web.Middleware
+}
+
+// New returns the dashboard handler; Register mounts its routes.
+func New(deps Deps, mw *web.Middleware) *Handler {
+	return &Handler{deps: deps, mw: mw}
+}
