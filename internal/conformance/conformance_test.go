@@ -33,11 +33,7 @@ const maxBodyBytes = 1 << 20
 // handler wraps the conformance handler in the middleware the real server
 // uses in front of it: cross-origin protection and a body limit.
 func handler(srv *mcp.Server) http.Handler {
-	h := conformance.NewHandler(srv, &mcp.StreamableHTTPOptions{
-		// Stateless is forced off: the suite needs sessions.
-		Stateless:           true,
-		MaxRequestBodyBytes: maxBodyBytes,
-	})
+	h := conformance.NewHandler(srv, &mcp.StreamableHTTPOptions{MaxRequestBodyBytes: maxBodyBytes})
 	return http.NewCrossOriginProtection().Handler(http.MaxBytesHandler(h, maxBodyBytes))
 }
 
@@ -395,6 +391,7 @@ func TestPromptsAndCompletion(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{
 		"test_simple_prompt", "test_prompt_with_arguments", "test_prompt_with_embedded_resource", "test_prompt_with_image",
+		"test_input_required_result_prompt",
 	}, names)
 
 	simple, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "test_simple_prompt"})

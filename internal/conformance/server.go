@@ -13,12 +13,16 @@ package conformance
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/bizmcp/bizmcp/internal/mcphttp"
+	"github.com/bizmcp/bizmcp/internal/mcpstate"
 )
 
 // ServerName is the implementation name the conformance server reports in
@@ -60,33 +64,40 @@ func NewServer() *mcp.Server {
 		CompletionHandler:  complete,
 		SubscribeHandler:   subscribe,
 		UnsubscribeHandler: unsubscribe,
+		SetCacheable:       setCacheable,
 	})
+	// The fixtures run in one process for one suite run: a random key is
+	// all their request state needs.
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
 	addTools(srv)
+	addStatelessTools(srv, mcpstate.NewSealer(secret))
 	addResources(srv)
 	addPrompts(srv)
 	return srv
 }
 
 // NewHandler returns the Streamable HTTP handler that serves srv the way the
-// suite needs it: stateful (the sampling and elicitation scenarios need
-// server-to-client requests, which stateless mode rejects), with the SDK's
-// DNS-rebinding protection on (a request reaching a loopback address with a
-// non-localhost Host header gets 403, which the dns-rebinding-protection
-// scenario checks), resumable streams (an event store, which the
-// server-sse-polling scenario uses) and idle sessions closed after a while.
+// suite needs it, in both revisions on one URL (internal/mcphttp routes each
+// request by its protocol version): 2026-07-28 statelessly, 2025-11-25 in
+// sessions (the sampling and elicitation scenarios of that revision need
+// server-to-client requests), with the SDK's DNS-rebinding protection on (a
+// request reaching a loopback address with a non-localhost Host header gets
+// 403, which the dns-rebinding-protection scenario checks), resumable
+// 2025-11-25 streams (an event store, which the server-sse-polling scenario
+// uses) and idle sessions closed after a while.
 //
-// opts may be nil. Its Logger, MaxRequestBodyBytes and the other fields are
-// kept; SessionTimeout and EventStore get the defaults above when unset;
-// Stateless and DisableLocalhostProtection are forced off, because the
-// suite fails without them. Callers add their own middleware around the
-// handler (cross-origin protection, logging); it applies no authentication.
+// opts may be nil. Its Logger, MaxRequestBodyBytes, SessionTimeout and
+// EventStore are kept (the last two get the defaults above when unset); the
+// rest is decided here, since the suite fails without it. Callers add their
+// own middleware around the handler (cross-origin protection, logging); it
+// applies no authentication.
 func NewHandler(srv *mcp.Server, opts *mcp.StreamableHTTPOptions) http.Handler {
-	var o mcp.StreamableHTTPOptions
+	var o mcphttp.Options
 	if opts != nil {
-		o = *opts
+		o = mcphttp.Options{Logger: opts.Logger, MaxRequestBodyBytes: opts.MaxRequestBodyBytes,
+			SessionTimeout: opts.SessionTimeout, EventStore: opts.EventStore}
 	}
-	o.Stateless = false
-	o.DisableLocalhostProtection = false
 	if o.SessionTimeout == 0 {
 		o.SessionTimeout = sessionIdleTimeout
 	}
@@ -94,7 +105,7 @@ func NewHandler(srv *mcp.Server, opts *mcp.StreamableHTTPOptions) http.Handler {
 		// Bounded in bytes (10 MiB by default), oldest streams purged first.
 		o.EventStore = mcp.NewMemoryEventStore(nil)
 	}
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &o)
+	return mcphttp.New(srv, o)
 }
 
 // WatchResource notifies the sessions subscribed to [WatchedResourceURI]

@@ -1,0 +1,231 @@
+// Package mcphttp serves one MCP server over Streamable HTTP in both protocol
+// revisions bizmcp speaks, on one URL:
+//
+//   - 2026-07-28, stateless: no initialize and no session; every request
+//     carries its protocol version (the MCP-Protocol-Version header and
+//     _meta) and its client capabilities, so any instance can answer it.
+//   - 2025-11-25 (and the older revisions it negotiates down to), stateful:
+//     initialize, an Mcp-Session-Id, the GET stream and server-to-client
+//     requests; a session lives in the instance that created it.
+//
+// The Go SDK serves 2026-07-28 only from a stateless handler and sessions
+// only from a stateful one, so Handler holds one of each and sends every
+// request to the right one by the version it declares. Before either sees a
+// request, Handler also refuses what the SDK would mishandle: a body that is
+// not exactly one JSON value (the SDK reads the first and silently drops the
+// rest), invalid UTF-8, a 2026 request that carries a session id, and a
+// resources/read URI holding control characters (the SDK's not-found error
+// echoes such a URI in a form that is not valid JSON and kills the session).
+//
+// Handler is transport plumbing only: authentication, Origin checks and rate
+// limits stay with the caller's middleware, which wraps it.
+package mcphttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Protocol revisions and the wire names the router reads.
+const (
+	// Stateless is the first revision served without sessions.
+	Stateless = "2026-07-28"
+	// Stateful is the newest revision that uses the initialize handshake.
+	Stateful = "2025-11-25"
+
+	headerProtocolVersion = "Mcp-Protocol-Version"
+	headerSessionID       = "Mcp-Session-Id"
+	methodDiscover        = "server/discover"
+	methodReadResource    = "resources/read"
+)
+
+// Options configure a Handler.
+type Options struct {
+	Logger *slog.Logger
+	// MaxRequestBodyBytes bounds a POST body (the SDK's default when zero).
+	MaxRequestBodyBytes int64
+	// SessionTimeout closes 2025-11-25 sessions idle this long (never when
+	// zero).
+	SessionTimeout time.Duration
+	// EventStore makes 2025-11-25 streams resumable (none when nil).
+	EventStore mcp.EventStore
+	// PropagateRequestCancellation cancels a 2026 request's handler when its
+	// HTTP request ends: the POST is the whole life of such a request.
+	PropagateRequestCancellation bool
+}
+
+// Handler routes MCP requests to a stateless (2026-07-28) or a stateful
+// (2025-11-25) SDK handler of the same server.
+type Handler struct {
+	stateless http.Handler
+	stateful  http.Handler
+	maxBody   int64
+	logger    *slog.Logger
+}
+
+// New returns a Handler serving server in both revisions.
+func New(server *mcp.Server, o Options) *Handler {
+	get := func(*http.Request) *mcp.Server { return server }
+	if o.MaxRequestBodyBytes == 0 {
+		o.MaxRequestBodyBytes = mcp.DefaultMaxRequestBodyBytes
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{
+		stateless: mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
+			Stateless: true, Logger: o.Logger, MaxRequestBodyBytes: o.MaxRequestBodyBytes,
+			PropagateRequestCancellation: o.PropagateRequestCancellation,
+		}),
+		stateful: mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
+			Logger: o.Logger, MaxRequestBodyBytes: o.MaxRequestBodyBytes,
+			SessionTimeout: o.SessionTimeout, EventStore: o.EventStore,
+		}),
+		maxBody: o.MaxRequestBodyBytes,
+		logger:  logger,
+	}
+}
+
+// message is the part of a JSON-RPC message the router reads.
+type message struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+type params struct {
+	Meta map[string]any `json:"_meta"`
+	URI  *string        `json:"uri"`
+}
+
+// ServeHTTP routes the request; see the package documentation.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	version := r.Header.Get(headerProtocolVersion)
+	if r.Method != http.MethodPost {
+		// GET (the 2025 stream) and DELETE (end a session) exist only with
+		// sessions; the stateless handler answers 405 for a 2026 client.
+		if version >= Stateless {
+			h.stateless.ServeHTTP(w, r)
+			return
+		}
+		h.stateful.ServeHTTP(w, r)
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, nil, jsonrpc.CodeInvalidRequest,
+				fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit))
+			return
+		}
+		writeError(w, http.StatusBadRequest, nil, jsonrpc.CodeParseError, "could not read the request body")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+
+	msg, batch, jerr := frame(body)
+	if jerr != nil {
+		writeError(w, http.StatusBadRequest, nil, jerr.Code, jerr.Message)
+		return
+	}
+	var p params
+	if !batch && len(msg.Params) > 0 {
+		_ = json.Unmarshal(msg.Params, &p) // a malformed params is the SDK's to report
+	}
+	metaVersion, _ := p.Meta[mcp.MetaKeyProtocolVersion].(string)
+
+	if !batch && msg.Method == methodReadResource && p.URI != nil {
+		if err := checkURI(*p.URI); err != nil {
+			writeError(w, http.StatusBadRequest, msg.ID, jsonrpc.CodeInvalidParams, err.Error())
+			return
+		}
+	}
+
+	// A request that names 2026-07-28 or later, in the header or in _meta,
+	// or that asks server/discover (how a client learns what is served), is
+	// stateless. The stateless handler then checks that header and _meta
+	// agree, and answers an unknown version with the versions it serves.
+	newProtocol := !batch && (version >= Stateless || metaVersion != "" || msg.Method == methodDiscover)
+	if newProtocol {
+		if r.Header.Get(headerSessionID) != "" && (version >= Stateless || metaVersion >= Stateless) {
+			writeError(w, http.StatusBadRequest, msg.ID, jsonrpc.CodeInvalidRequest,
+				"protocol version "+Stateless+" is stateless: send no Mcp-Session-Id header (sessions belong to "+Stateful+" and earlier)")
+			return
+		}
+		h.stateless.ServeHTTP(w, r)
+		return
+	}
+	h.stateful.ServeHTTP(w, r)
+}
+
+// frame checks that body is exactly one JSON value (an object, or an array
+// for a legacy batch) in valid UTF-8, and decodes the router's view of a
+// single message.
+func frame(body []byte) (message, bool, *jsonrpc.Error) {
+	var msg message
+	if !utf8.Valid(body) {
+		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "parse error: the request body is not valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "parse error: the request body is not JSON: " + err.Error()}
+	}
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError,
+			Message: fmt.Sprintf("parse error: %d bytes after the JSON-RPC message; send one message per request", len(rest))}
+	}
+	switch bytes.TrimSpace(first)[0] {
+	case '[':
+		return msg, true, nil
+	case '{':
+		if err := json.Unmarshal(first, &msg); err != nil {
+			return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: " + err.Error()}
+		}
+		return msg, false, nil
+	default:
+		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: a JSON-RPC message is a JSON object"}
+	}
+}
+
+// checkURI refuses URIs with control characters, before the SDK echoes one
+// into an error it cannot encode.
+func checkURI(uri string) error {
+	for i, c := range uri {
+		if c < 0x20 || (c >= 0x7f && c <= 0x9f) {
+			return fmt.Errorf("invalid uri: control character %U at byte %d; percent-encode it or leave it out", c, i)
+		}
+	}
+	if strings.TrimSpace(uri) == "" {
+		return errors.New("invalid uri: it is empty")
+	}
+	return nil
+}
+
+// writeError answers with a JSON-RPC error, the way the SDK answers the
+// errors it finds before a request reaches a session.
+func writeError(w http.ResponseWriter, status int, id json.RawMessage, code int64, msg string) {
+	resp := map[string]any{"jsonrpc": "2.0", "error": map[string]any{"code": code, "message": msg}}
+	if len(id) > 0 && !bytes.Equal(id, []byte("null")) {
+		resp["id"] = id
+	} else {
+		resp["id"] = nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(resp)
+}
