@@ -5,6 +5,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -73,6 +74,14 @@ func New(deps Deps) *Server {
 	s.routes()
 	return s
 }
+
+// Start runs the background work of the HTTP layer: the dashboard's live
+// fan-out.
+func (s *Server) Start(ctx context.Context) { s.dashboard.Start(ctx) }
+
+// Stop ends it, closing live dashboard connections with 1012 so pages
+// reconnect. Call it when shutdown begins, before draining requests.
+func (s *Server) Stop() { s.dashboard.Stop() }
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

@@ -1,4 +1,3 @@
-// Package views holds the templ components of the dashboard.
 package views
 
 import (

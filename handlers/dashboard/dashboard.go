@@ -58,15 +58,29 @@ type Deps struct {
 	// PublicURL, when set, is the address users reach the server at: the
 	// connect page's endpoint, and https there makes cookies Secure.
 	PublicURL string
+	// DefaultRateLimit is the rate limit of a key created without one.
+	DefaultRateLimit int
 }
 
 // Handler serves the dashboard.
 type Handler struct {
-	deps Deps
-	mw   *web.Middleware
+	deps    Deps
+	mw      *web.Middleware
+	fanout  *liveHub
+	catalog *mcpCatalog
 }
 
-// New returns the dashboard handler; Register mounts its routes.
+// New returns the dashboard handler; Register mounts its routes, Start and
+// Stop run its live fan-out.
 func New(deps Deps, mw *web.Middleware) *Handler {
-	return &Handler{deps: deps, mw: mw}
+	h := &Handler{deps: deps, mw: mw, catalog: &mcpCatalog{server: deps.MCP}}
+	h.fanout = newLiveHub(h)
+	return h
 }
+
+// Start begins fanning live events out to connected pages.
+func (h *Handler) Start(ctx context.Context) { h.fanout.Start(ctx) }
+
+// Stop closes every live connection with 1012, so pages reconnect (to this
+// instance when it is back, or another).
+func (h *Handler) Stop() { h.fanout.Stop() }

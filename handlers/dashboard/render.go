@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 
 	"github.com/a-h/templ"
@@ -10,25 +11,78 @@ import (
 	"github.com/bizmcp/bizmcp/views"
 )
 
-// render writes a templ component. It renders into a buffer first, so a
-// template error becomes a real 500 instead of a half-written page.
-func (h *Handler) render(c echo.Context, status int, component templ.Component) error {
-	var buf bytes.Buffer
-	if err := component.Render(c.Request().Context(), &buf); err != nil {
-		return err
-	}
-	return c.HTMLBlob(status, buf.Bytes())
+// render writes a page, or, for an htmx request that has a fragment to
+// show, only the fragment. It renders into a buffer first, so a template
+// error becomes a real 500 page instead of half a page.
+func (h *Handler) render(c echo.Context, status int, page templ.Component) error {
+	return h.renderFor(c, status, page, nil)
 }
 
-// RenderError renders an error as a page in the layout.
+// renderFor is render with the fragment an htmx request gets instead of the
+// whole page.
+func (h *Handler) renderFor(c echo.Context, status int, page, fragment templ.Component) error {
+	component := page
+	if fragment != nil && isHTMX(c) {
+		component = fragment
+	}
+	b, err := renderBytes(c.Request().Context(), component)
+	if err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, b)
+}
+
+func renderBytes(ctx context.Context, component templ.Component) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := component.Render(ctx, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// RenderError renders an error on a dashboard route: a page in the layout
+// for a browser, or a notice swapped into the page's #flash region for an
+// htmx request (so an error never replaces the element the request
+// targeted).
 func (h *Handler) RenderError(c echo.Context, status int, title, detail, requestID string) error {
-	var buf bytes.Buffer
-	if err := views.ErrorPage(status, title, detail, requestID).Render(c.Request().Context(), &buf); err != nil {
+	ctx := c.Request().Context()
+	if isHTMX(c) {
+		b, err := renderBytes(ctx, views.ErrorNotice(title, detail))
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set(hxRetarget, "#flash")
+		c.Response().Header().Set(hxReswap, "innerHTML")
+		return c.HTMLBlob(status, b)
+	}
+	b, err := renderBytes(ctx, views.ErrorPage(frame(c, title, "", ""), status, title, detail, requestID))
+	if err != nil {
 		return err
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return c.HTMLBlob(status, b)
 }
 
-func (h *Handler) home(c echo.Context) error {
-	return h.render(c, http.StatusOK, views.Home(h.deps.Health.Check(c.Request().Context())))
+// endpoint is the MCP endpoint as clients should reach it: from PUBLIC_URL,
+// else from the origin this browser used.
+func (h *Handler) endpoint(c echo.Context) string {
+	if h.deps.PublicURL != "" {
+		return connectEndpoint(h.deps.PublicURL)
+	}
+	scheme := "http"
+	if c.Request().TLS != nil {
+		scheme = "https"
+	}
+	return connectEndpoint(scheme + "://" + c.Request().Host)
+}
+
+func (h *Handler) overview(c echo.Context) error {
+	report := h.deps.Health.Check(c.Request().Context())
+	return h.render(c, http.StatusOK, views.Overview(frame(c, "Overview", views.URLOverview, ""), report))
+}
+
+// placeholder serves a section part 2 of the dashboard fills in.
+func (h *Handler) placeholder(title, nav, what, meanwhile string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return h.render(c, http.StatusOK, views.Placeholder(frame(c, title, nav, ""), title, what, meanwhile))
+	}
 }

@@ -1,16 +1,44 @@
 package dashboard
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/bizmcp/bizmcp/static"
+	"github.com/bizmcp/bizmcp/views"
 )
 
-// Register mounts the dashboard's pages, its static files and its live
-// channel.
+// Register mounts the dashboard: its static files and sign-in page (open to
+// all), and every other page behind a session. State-changing requests
+// also pass the CSRF check. URLs are built in views/urls.go.
 func (h *Handler) Register(e *echo.Echo) {
-	e.GET("/", h.home, h.mw.LimitByIP)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.FS))))
+	mw := h.mw
+	e.GET("/static/*", echo.WrapHandler(static.Handler()))
+
+	e.GET(views.URLLogin, h.loginPage, mw.LimitByIP)
+	e.POST(views.URLLogin, h.login) // limited per IP by its own, stricter, limit
+
+	session, csrf := h.requireSession, h.verifyCSRF
+	e.POST(views.URLLogout, h.logout, session, csrf)
+	e.GET(views.URLOverview, h.overview, session)
+	e.GET(views.URLAgents, h.placeholder("Agents", views.URLAgents,
+		"The agents page will list every agent with its type and live status, create, pause, resume and delete agents, and show each agent's current task, counters, recent tasks and messages.",
+		"GET /api/v1/admin/agents, or the list_agents MCP tool."), session)
+	e.GET(views.URLTasks, h.placeholder("Tasks", views.URLTasks,
+		"The tasks page will list tasks with filters kept in the URL, create tasks with an example input per domain, and show each task's live progress, timeline and output, with cancel and retry.",
+		"GET and POST /api/v1/resources/tasks, or the create_task and get_task MCP tools."), session)
+	e.GET(views.URLTools, h.placeholder("Tools", views.URLTools,
+		"The tools page will show the catalogue, a run form generated from each tool's input schema, and the execution history with timings.",
+		"GET /api/v1/tools and POST /api/v1/tools/execute, or any MCP client (see Connect)."), session)
+
+	e.GET(views.URLKeys, h.keysList, session)
+	e.GET(views.URLKeysNew, h.keyNew, session)
+	e.POST(views.URLKeys, h.keyCreate, session, csrf)
+	e.GET("/keys/:id/row", h.keyRow, session)
+	e.GET("/keys/:id/revoke", h.keyRevokeConfirm, session)
+	e.POST("/keys/:id/revoke", h.keyRevoke, session, csrf)
+	e.GET(views.URLConnect, h.connectPage, session)
+
+	// The live channel: Origin first (403 before any upgrade), then the
+	// session.
+	e.GET(views.URLLive, h.liveChannel, mw.GuardOrigin, session)
 }

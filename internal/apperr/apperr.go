@@ -31,6 +31,24 @@ type Error struct {
 	Code    Code
 	Message string
 	Cause   error
+	// Field names the input the error is about, when it is about one, so
+	// that a form can show the message next to that field.
+	Field string
+}
+
+// For returns e tagged with the input field it is about.
+func (e *Error) For(field string) *Error {
+	e.Field = field
+	return e
+}
+
+// FieldOf returns the field an error is about ("" when none).
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 func (e *Error) Error() string {

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -116,16 +117,20 @@ func (s *Service) Create(ctx context.Context, params CreateParams) (CreatedKey, 
 	name := strings.TrimSpace(params.Name)
 	switch {
 	case name == "":
-		return CreatedKey{}, apperr.E(apperr.Invalid, "name is required: a label such as \"ci-pipeline\" to recognise the key by")
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name is required: a label such as \"ci-pipeline\" to recognise the key by").For("name")
 	case !utf8.ValidString(name):
-		return CreatedKey{}, apperr.E(apperr.Invalid, "name must be valid UTF-8 text")
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name must be valid UTF-8 text").For("name")
 	case utf8.RuneCountInString(name) > MaxNameLen:
-		return CreatedKey{}, apperr.E(apperr.Invalid, "name is %d characters long: use at most %d", utf8.RuneCountInString(name), MaxNameLen)
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name is %d characters long: use at most %d", utf8.RuneCountInString(name), MaxNameLen).For("name")
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return CreatedKey{}, apperr.E(apperr.Invalid, "name must not contain control characters such as newlines")
+		return CreatedKey{}, apperr.E(apperr.Invalid, "name must not contain control characters such as newlines").For("name")
 	}
 	scopes, err := ParseScopes(params.Scopes)
 	if err != nil {
+		var e *apperr.Error
+		if errors.As(err, &e) {
+			e.For("scopes")
+		}
 		return CreatedKey{}, err
 	}
 	rateLimit := params.RateLimit
@@ -133,10 +138,10 @@ func (s *Service) Create(ctx context.Context, params CreateParams) (CreatedKey, 
 		rateLimit = s.defaultRateLimit
 	}
 	if rateLimit < 1 || rateLimit > MaxRateLimit {
-		return CreatedKey{}, apperr.E(apperr.Invalid, "rate_limit %d is out of range: use 1 to %d requests per minute, or omit it for the default (%d)", params.RateLimit, MaxRateLimit, s.defaultRateLimit)
+		return CreatedKey{}, apperr.E(apperr.Invalid, "rate_limit %d is out of range: use 1 to %d requests per minute, or omit it for the default (%d)", params.RateLimit, MaxRateLimit, s.defaultRateLimit).For("rate_limit")
 	}
 	if params.ExpiresAt != nil && !params.ExpiresAt.After(s.now()) {
-		return CreatedKey{}, apperr.E(apperr.Invalid, "expires_at %s is in the past: give a future time (RFC 3339) or omit it for a key that does not expire", params.ExpiresAt.UTC().Format(time.RFC3339))
+		return CreatedKey{}, apperr.E(apperr.Invalid, "expires_at %s is in the past: give a future time (RFC 3339) or omit it for a key that does not expire", params.ExpiresAt.UTC().Format(time.RFC3339)).For("expires_at")
 	}
 
 	plain, prefix, hash, err := newKey()

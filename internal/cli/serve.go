@@ -140,7 +140,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("task workers did not stop cleanly", "err", err)
 		}
 	}()
-	mcpServer := mcpserver.New(mcpserver.Deps{Executor: executor, Tasks: tasks, Agents: agentService, Events: hub, Version: version, Logger: logger})
+	mcpServer := mcpserver.New(mcpserver.Deps{Executor: executor, Tasks: tasks, Agents: agentService, Events: hub, Version: version, Logger: logger,
+		Secret: []byte(cfg.SecretKey)})
 	var conformanceServer *mcpsdk.Server
 	if *conformanceMode {
 		logger.Warn("conformance mode: MCP fixtures are served WITHOUT authentication at /conformance/mcp; never use this in production")
@@ -157,12 +158,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Health: checker, Keys: keys, Sessions: sessions, Events: hub.Hub(), Stopping: ctx.Done(),
 			MCP: mcpServer, Limiter: limiter,
 			LoginRateLimitPerMinute: cfg.LoginRateLimitPerMinute, PublicURL: cfg.PublicURL,
-			Metrics: m, Logger: logger,
+			DefaultRateLimit: cfg.RateLimitPerMinute,
+			Metrics:          m, Logger: logger,
 		},
 		MCP: mcpServer, Conformance: conformanceServer, PublicURL: cfg.PublicURL,
 		IPLimiter: limiter, IPRateLimitPerMinute: cfg.RateLimitIPPerMinute,
 		MaxBodyBytes: cfg.MaxBodyBytes, TrustProxyHeaders: cfg.TrustProxyHeaders,
 	})
+	app.Start(context.WithoutCancel(ctx))
+	defer app.Stop()
 	return serveHTTP(ctx, cfg, app, logger)
 }
 

@@ -24,6 +24,13 @@ type Metrics struct {
 	MCPSessions         prometheus.Gauge
 	WebSocketClients    prometheus.Gauge
 	EventsDropped       prometheus.Counter
+	// DashboardLogins counts sign-ins by outcome (ok, invalid_key,
+	// not_admin, rate_limited, refused_origin).
+	DashboardLogins *prometheus.CounterVec
+	// LiveClients counts the dashboard's /ws connections; LiveDropped the
+	// ones closed for being too slow.
+	LiveClients prometheus.Gauge
+	LiveDropped prometheus.Counter
 }
 
 // New registers the collectors, with the Go runtime and process ones.
@@ -77,6 +84,18 @@ func New() *Metrics {
 			Name: "bizmcp_websocket_clients",
 			Help: "WebSocket event stream clients connected to this instance.",
 		}),
+		DashboardLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bizmcp_dashboard_logins_total",
+			Help: "Dashboard sign-in attempts by outcome.",
+		}, []string{"outcome"}),
+		LiveClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bizmcp_dashboard_live_clients",
+			Help: "Dashboard pages connected to the live channel (/ws) of this instance.",
+		}),
+		LiveDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bizmcp_dashboard_live_dropped_total",
+			Help: "Dashboard live connections closed because they fell behind.",
+		}),
 		MCPSessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bizmcp_mcp_sessions",
 			Help: "Open MCP sessions on this instance.",
@@ -87,6 +106,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPDuration, m.RateLimitRejections, m.RateLimitFallbacks, m.AuthFailures,
 		m.ToolExecutions, m.ToolDuration, m.LLMTokens, m.LLMCost, m.MCPSessions, m.WebSocketClients, m.EventsDropped,
+		m.DashboardLogins, m.LiveClients, m.LiveDropped,
 	)
 	return m
 }

@@ -1,0 +1,394 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/events"
+	"github.com/bizmcp/bizmcp/views"
+)
+
+// The live channel's pages: what a connection's "page" parameter may name.
+const (
+	livePageKeys = "keys"
+)
+
+// Live channel settings.
+const (
+	// liveBuffer is how many fragments may wait for one connection; a page
+	// further behind than that is closed (1013) and, reconnecting, gets a
+	// fresh snapshot: cheaper than holding a slow browser's backlog.
+	liveBuffer = 64
+	// liveHubBuffer is the dashboard's one subscription to the event hub.
+	liveHubBuffer    = 4096
+	liveWriteWait    = 10 * time.Second
+	livePongWait     = 60 * time.Second
+	livePingEvery    = 25 * time.Second
+	liveReauthEvery  = 30 * time.Second
+	liveReadLimit    = 4 << 10
+	liveCloseGrace   = time.Second
+	liveRetryDelay   = time.Second
+	closeSessionOver = 4401 // app-defined: the page reloads and lands on sign-in
+)
+
+// liveTopic is what one page shows, parsed from its /ws URL.
+type liveTopic struct {
+	page string
+	// state and cursor are the key list's filter and page.
+	state, cursor string
+}
+
+func parseLiveTopic(q url.Values) (liveTopic, error) {
+	t := liveTopic{page: q.Get("page"), state: q.Get("state"), cursor: q.Get("cursor")}
+	switch t.page {
+	case livePageKeys:
+		if t.state != "" && !slices.Contains(auth.States(), t.state) {
+			return t, apperr.E(apperr.Invalid, "state %q is not a key state", apperr.Truncate(t.state, 32))
+		}
+	default:
+		return t, apperr.E(apperr.Invalid, "page %q has no live view; use page=%s", apperr.Truncate(t.page, 32), livePageKeys)
+	}
+	return t, nil
+}
+
+// liveConn is one connected page.
+type liveConn struct {
+	topic   liveTopic
+	session auth.Session
+	// token is the session cookie's value, to re-check the session with.
+	token string
+	send  chan []byte
+	// end carries the close code when the hub ends the connection (session
+	// over, too slow, shutdown); closed once.
+	end     chan int
+	endOnce sync.Once
+	dropped atomic.Bool
+}
+
+func (lc *liveConn) close(code int) {
+	lc.endOnce.Do(func() { lc.end <- code; close(lc.end) })
+}
+
+// offer queues a fragment without waiting: a full buffer ends the
+// connection instead.
+func (lc *liveConn) offer(b []byte) bool {
+	select {
+	case lc.send <- b:
+		return true
+	default:
+		if lc.dropped.CompareAndSwap(false, true) {
+			lc.close(websocket.CloseTryAgainLater)
+		}
+		return false
+	}
+}
+
+// liveHub fans the event hub out to connected pages as rendered fragments.
+// It holds the dashboard's only subscription: each event is rendered once
+// per distinct fragment, and those bytes are shared by every connection
+// that shows it.
+type liveHub struct {
+	h *Handler
+
+	mu    sync.Mutex
+	conns map[*liveConn]struct{}
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newLiveHub(h *Handler) *liveHub {
+	return &liveHub{h: h, conns: map[*liveConn]struct{}{}}
+}
+
+// Start subscribes to the event hub and fans out until Stop.
+func (l *liveHub) Start(ctx context.Context) {
+	if l.h.deps.Events == nil || l.cancel != nil {
+		return
+	}
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.done = make(chan struct{})
+	go func() {
+		defer close(l.done)
+		l.run(ctx)
+	}()
+}
+
+// Stop ends the fan-out and closes every page's connection with 1012
+// (service restart), which the htmx ws extension reconnects after.
+func (l *liveHub) Stop() {
+	if l.cancel == nil {
+		return
+	}
+	l.cancel()
+	<-l.done
+	l.closeAll(websocket.CloseServiceRestart)
+}
+
+func (l *liveHub) closeAll(code int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for lc := range l.conns {
+		lc.close(code)
+	}
+}
+
+func (l *liveHub) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		sub := l.h.deps.Events.Subscribe(liveHubBuffer, func(e events.Event) bool {
+			return e.Type == events.KeyCreated || e.Type == events.KeyRevoked
+		})
+		l.consume(ctx, sub)
+		sub.Close()
+		if ctx.Err() == nil {
+			// Dropped for falling behind (a burst of events): pages may
+			// have missed some, so they reconnect and re-sync.
+			l.h.deps.Logger.Warn("dashboard live fan-out fell behind the event hub: pages re-sync")
+			l.closeAll(websocket.CloseTryAgainLater)
+			sleepCtx(ctx, liveRetryDelay)
+		}
+	}
+}
+
+func (l *liveHub) consume(ctx context.Context, sub *events.Subscription) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-sub.C:
+			if !ok || sub.Dropped() {
+				return
+			}
+			l.dispatch(ctx, e)
+		}
+	}
+}
+
+func (l *liveHub) add(lc *liveConn) {
+	l.mu.Lock()
+	l.conns[lc] = struct{}{}
+	l.mu.Unlock()
+}
+
+func (l *liveHub) remove(lc *liveConn) {
+	l.mu.Lock()
+	delete(l.conns, lc)
+	l.mu.Unlock()
+}
+
+// dispatch renders what an event changes on each kind of page, once, and
+// queues the bytes on every connection showing it.
+func (l *liveHub) dispatch(ctx context.Context, e events.Event) {
+	var key auth.Key
+	if err := json.Unmarshal(e.Data, &key); err != nil {
+		l.h.deps.Logger.Warn("ignoring a key event without a key", "type", e.Type, "err", err)
+		return
+	}
+	rendered := map[string][]byte{}
+	fragment := func(name string, c templ.Component) []byte {
+		if b, ok := rendered[name]; ok {
+			return b
+		}
+		b, err := renderBytes(ctx, c)
+		if err != nil {
+			l.h.deps.Logger.Error("could not render a live fragment", "fragment", name, "err", err)
+		}
+		rendered[name] = b
+		return b
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for lc := range l.conns {
+		if e.Type == events.KeyRevoked && lc.session.KeyID == key.ID {
+			lc.close(closeSessionOver)
+			continue
+		}
+		if lc.topic.page != livePageKeys {
+			continue
+		}
+		var msgs [][]byte
+		switch {
+		case e.Type == events.KeyCreated && lc.topic.cursor == "" && (lc.topic.state == "" || lc.topic.state == key.State()):
+			msgs = [][]byte{fragment("key-remove", views.KeyRemove(key)), fragment("key-insert", views.KeyInsert(key, now))}
+		case e.Type == events.KeyRevoked:
+			msgs = [][]byte{fragment("key-update", views.KeyUpdate(key, now))}
+		}
+		for _, b := range msgs {
+			if len(b) > 0 && !lc.offer(b) {
+				l.h.deps.Metrics.LiveDropped.Inc()
+				break
+			}
+		}
+	}
+}
+
+// snapshot renders the page's live fragments as they are now, sent first
+// on every (re)connect so that a page that was offline is right again.
+func (h *Handler) snapshot(ctx context.Context, t liveTopic) ([]byte, error) {
+	switch t.page {
+	case livePageKeys:
+		page, err := h.deps.Keys.List(ctx, auth.ListFilter{State: t.state}, t.cursor, keysPageSize)
+		if err != nil {
+			return nil, err
+		}
+		return renderBytes(ctx, views.KeyRowsSnapshot(page.Items, time.Now()))
+	}
+	return nil, nil
+}
+
+// liveChannel serves GET /ws: the dashboard's live channel, connected by the htmx
+// ws extension. It needs a session (requireSession ran) and this server's
+// Origin; a foreign Origin is 403 before any upgrade.
+func (h *Handler) liveChannel(c echo.Context) error {
+	req := c.Request()
+	sess, ok := sessionOf(c)
+	if !ok {
+		return apperr.E(apperr.Unauthorized, "sign in to use the dashboard")
+	}
+	if origin := req.Header.Get("Origin"); origin != "" && !h.mw.TrustedOrigin(origin, req.Host) {
+		return apperr.E(apperr.Forbidden, "cross-origin WebSocket from %q refused; set PUBLIC_URL to this server's address if it is served behind a proxy", apperr.Truncate(origin, 100))
+	}
+	topic, err := parseLiveTopic(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	if !websocket.IsWebSocketUpgrade(req) {
+		return apperr.E(apperr.Invalid, "/ws is the dashboard's live WebSocket: pages connect to it by themselves")
+	}
+	ck, _ := c.Cookie(h.cookieName(req))
+	lc := &liveConn{topic: topic, session: sess, token: ck.Value, send: make(chan []byte, liveBuffer), end: make(chan int, 1)}
+	// Registered before the snapshot is read, so that nothing that happens
+	// meanwhile is missed; the fragments are idempotent, so seeing a change
+	// twice is harmless.
+	h.fanout.add(lc)
+	defer h.fanout.remove(lc)
+	snap, err := h.snapshot(req.Context(), topic)
+	if err != nil {
+		return err
+	}
+	upgrader := websocket.Upgrader{
+		HandshakeTimeout: liveWriteWait,
+		CheckOrigin: func(r *http.Request) bool {
+			o := r.Header.Get("Origin")
+			return o == "" || h.mw.TrustedOrigin(o, r.Host)
+		},
+	}
+	conn, err := upgrader.Upgrade(c.Response(), req, nil)
+	if err != nil {
+		h.deps.Logger.DebugContext(req.Context(), "live channel upgrade failed", "err", err)
+		return nil
+	}
+	c.Response().Status = http.StatusSwitchingProtocols
+	h.deps.Metrics.LiveClients.Inc()
+	defer h.deps.Metrics.LiveClients.Dec()
+	reason := h.serveLive(req.Context(), conn, lc, snap)
+	h.deps.Logger.DebugContext(req.Context(), "live channel closed", "page", topic.page, "reason", reason)
+	return nil
+}
+
+// serveLive writes the snapshot, then fragments, until the connection
+// ends. This goroutine is the only writer; a reader goroutine processes
+// pongs and the browser's close.
+func (h *Handler) serveLive(ctx context.Context, conn *websocket.Conn, lc *liveConn, snap []byte) string {
+	readDone := make(chan struct{})
+	defer func() {
+		_ = conn.Close()
+		<-readDone
+	}()
+	conn.SetReadLimit(liveReadLimit)
+	_ = conn.SetReadDeadline(time.Now().Add(livePongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(livePongWait)) })
+	go func() {
+		defer close(readDone)
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	write := func(b []byte) error {
+		_ = conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
+		return conn.WriteMessage(websocket.TextMessage, b)
+	}
+	if len(snap) > 0 {
+		if err := write(snap); err != nil {
+			return "write failed"
+		}
+	}
+	ping := time.NewTicker(livePingEvery)
+	defer ping.Stop()
+	reauth := time.NewTicker(liveReauthEvery)
+	defer reauth.Stop()
+	closeWith := func(code int, text string) {
+		msg := websocket.FormatCloseMessage(code, text)
+		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(liveWriteWait))
+		select {
+		case <-readDone:
+		case <-time.After(liveCloseGrace):
+		}
+	}
+	for {
+		select {
+		case b := <-lc.send:
+			if lc.dropped.Load() {
+				closeWith(websocket.CloseTryAgainLater, "too slow: reconnect")
+				return "too slow"
+			}
+			if err := write(b); err != nil {
+				return "write failed"
+			}
+		case code := <-lc.end:
+			switch code {
+			case closeSessionOver:
+				closeWith(code, "session ended: sign in again")
+				return "session ended"
+			case websocket.CloseServiceRestart:
+				closeWith(code, "server restarting: reconnect")
+				return "shutdown"
+			default:
+				h.deps.Metrics.LiveDropped.Inc()
+				closeWith(code, "too slow: reconnect")
+				return "too slow"
+			}
+		case <-h.deps.Stopping:
+			closeWith(websocket.CloseServiceRestart, "server restarting: reconnect")
+			return "shutdown"
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(liveWriteWait)); err != nil {
+				return "ping failed"
+			}
+		case <-reauth.C:
+			// Signed out in another tab, or past its absolute expiry: the
+			// session's own checks, as on every page request. (An open
+			// page counts as use, so it keeps an idle session alive.)
+			if _, err := h.deps.Sessions.Lookup(ctx, lc.token); apperr.Is(err, apperr.Unauthorized) {
+				closeWith(closeSessionOver, "session ended: sign in again")
+				return "session ended"
+			}
+		case <-readDone:
+			return "client gone"
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

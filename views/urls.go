@@ -1,0 +1,70 @@
+package views
+
+import (
+	"net/url"
+
+	"github.com/google/uuid"
+)
+
+// The dashboard's URLs, built in this one place for the templates and the
+// handlers (redirects) alike. The routes themselves are declared in
+// handlers/dashboard/routes.go.
+const (
+	URLOverview = "/"
+	URLLogin    = "/login"
+	URLLogout   = "/logout"
+	URLKeys     = "/keys"
+	URLKeysNew  = "/keys/new"
+	URLConnect  = "/connect"
+	URLAgents   = "/agents"
+	URLTasks    = "/tasks"
+	URLTools    = "/tools"
+	URLLive     = "/ws"
+)
+
+// URLKeysList is the key list with a state filter and a page cursor (either
+// may be empty).
+func URLKeysList(state, cursor string) string {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	return withQuery(URLKeys, q)
+}
+
+// URLKeyRevoke is where a key's revocation is confirmed (GET) and done (POST).
+func URLKeyRevoke(id uuid.UUID) string { return "/keys/" + id.String() + "/revoke" }
+
+// URLLoginNext is the sign-in page that returns to next afterwards.
+func URLLoginNext(next string) string {
+	if next == "" || next == URLOverview {
+		return URLLogin
+	}
+	return withQuery(URLLogin, url.Values{"next": {next}})
+}
+
+// URLLiveFor is the live channel of a page: the page name and its query
+// (filters, cursor) say what the page shows, so a reconnect subscribes to
+// the same again by itself.
+func URLLiveFor(page string, q url.Values) string {
+	v := url.Values{"page": {page}}
+	for k, vals := range q {
+		if k != "page" {
+			v[k] = vals
+		}
+	}
+	return withQuery(URLLive, v)
+}
+
+func withQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// URLKeyRow is one key's table row, as a fragment.
+func URLKeyRow(id uuid.UUID) string { return "/keys/" + id.String() + "/row" }
