@@ -17,6 +17,15 @@ const (
 	// summary, and every section's heading, content and data (as JSON). The
 	// Markdown is at most a small multiple of it (escaping and table pipes).
 	MaxReportBytes = 1 << 20
+	// MaxMarkdownBytes bounds the rendered report. Input bounds alone do not
+	// bound it: nested data is shown as indented JSON, whose size grows with
+	// the square of the nesting (8 KB of "[[[[...]]]]" once rendered as 64
+	// MB), and a table has a cell for every row and every key of any row.
+	MaxMarkdownBytes = 4 << 20
+	// MaxDataDepth bounds the nesting of a section's data.
+	MaxDataDepth = 32
+	// MaxTableCells bounds rows × columns of a table rendered from data.
+	MaxTableCells = 200_000
 )
 
 // ReportInput is the report_generator tool's arguments.
@@ -83,15 +92,26 @@ func GenerateReport(in ReportInput) (ReportOutput, error) {
 	if s := normalizeText(in.Summary); s != "" {
 		blocks = append(blocks, s)
 	}
+	// size is the Markdown so far (blocks and the blank lines between
+	// them), checked against MaxMarkdownBytes before each block is built.
+	size = len(blocks[0]) + 2
+	if len(blocks) > 1 {
+		size += len(blocks[1]) + 2
+	}
 	for i, sec := range in.Sections {
 		heading, err := headingText(ref{"sections", i, "heading"}, sec.Heading)
 		if err != nil {
 			return ReportOutput{}, err
 		}
 		content := normalizeText(sec.Content)
-		data, err := renderData(ref{"sections", i, "data"}, sec.Data)
+		size += len(heading) + 5 + len(content) + 2
+		data, err := renderData(ref{"sections", i, "data"}, sec.Data, MaxMarkdownBytes-size)
 		if err != nil {
 			return ReportOutput{}, err
+		}
+		size += len(data) + 2
+		if size > MaxMarkdownBytes {
+			return ReportOutput{}, tooLargef("the report would be more than %d bytes of Markdown at sections[%d]: send fewer or smaller sections", MaxMarkdownBytes, i)
 		}
 		if content == "" && data == "" {
 			return ReportOutput{}, invalidf("sections[%d] needs content or data", i)
@@ -137,14 +157,20 @@ type jsonField struct {
 	val json.RawMessage
 }
 
-// renderData renders a section's data; "" when there is none.
-func renderData(path ref, raw json.RawMessage) (string, error) {
+// renderData renders a section's data; "" when there is none. budget is how
+// many bytes of Markdown the report has left: what would exceed it is
+// refused before it is built.
+func renderData(path ref, raw json.RawMessage, budget int) (string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
 	if !json.Valid(raw) {
 		return "", invalidf("%s is not valid JSON", path)
+	}
+	indented, depth := indentedSize(raw)
+	if depth > MaxDataDepth {
+		return "", invalidf("%s nests objects and arrays %d levels deep; the limit is %d: flatten it", path, depth, MaxDataDepth)
 	}
 	switch raw[0] {
 	case '[':
@@ -158,7 +184,7 @@ func renderData(path ref, raw json.RawMessage) (string, error) {
 				}
 			}
 			if flat {
-				return markdownTable(rows), nil
+				return markdownTable(path, rows, budget)
 			}
 		}
 	case '{':
@@ -166,7 +192,72 @@ func renderData(path ref, raw json.RawMessage) (string, error) {
 			return bulletList(fields), nil
 		}
 	}
+	// The fence adds "```json" and "```" and two line breaks; escaped
+	// backticks can lengthen the fences, by at most the longest run.
+	if indented+16 > budget {
+		return "", tooLargef("%s would render as %d bytes of indented JSON, beyond what is left of the report's %d-byte limit: flatten it or send less", path, indented, MaxMarkdownBytes)
+	}
 	return fencedJSON(raw), nil
+}
+
+// indentedSize returns the size json.Indent(raw, "", "  ") would have, and
+// the nesting depth of raw (valid JSON), without building it: every line
+// break is followed by two spaces per level, so the size grows with the
+// square of the depth.
+func indentedSize(raw []byte) (size, maxDepth int) {
+	depth := 0
+	inString, escaped := false, false
+	var prev byte // the previous significant byte outside strings
+	for _, c := range raw {
+		if inString {
+			size++
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+				prev = c
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '"':
+			if prev == '{' || prev == '[' {
+				size += 1 + 2*depth // line break after the opener
+			}
+			inString = true
+			size++
+			continue
+		case '{', '[':
+			if prev == '{' || prev == '[' {
+				size += 1 + 2*depth
+			}
+			depth++
+			maxDepth = max(maxDepth, depth)
+			size++
+		case '}', ']':
+			depth--
+			if prev != '{' && prev != '[' {
+				size += 1 + 2*depth // line break before a non-empty closer
+			}
+			size++
+		case ',':
+			size += 2 + 2*depth
+		case ':':
+			size += 2
+		default:
+			if prev == '{' || prev == '[' {
+				size += 1 + 2*depth
+			}
+			size++
+		}
+		prev = c
+	}
+	return size, maxDepth
 }
 
 // flatObject decodes a JSON object keeping its key order (a later duplicate
@@ -226,7 +317,10 @@ func isNumberLiteral(val json.RawMessage) bool {
 	return len(val) > 0 && (val[0] == '-' || (val[0] >= '0' && val[0] <= '9'))
 }
 
-func markdownTable(rows [][]jsonField) string {
+// markdownTable renders rows as a table with a column for every key of any
+// row, refusing one of more than MaxTableCells cells or more than budget
+// bytes.
+func markdownTable(path ref, rows [][]jsonField, budget int) (string, error) {
 	var cols []string
 	colIndex := make(map[string]int)
 	for _, row := range rows {
@@ -236,6 +330,9 @@ func markdownTable(rows [][]jsonField) string {
 				cols = append(cols, f.key)
 			}
 		}
+	}
+	if cells := (len(rows) + 1) * len(cols); cells > MaxTableCells {
+		return "", tooLargef("%s would be a table of %d rows × %d columns; the limit is %d cells: send fewer rows, or rows sharing the same keys", path, len(rows), len(cols), MaxTableCells)
 	}
 	cells := make([][]string, len(rows))
 	numeric := make([]bool, len(cols))
@@ -273,7 +370,10 @@ func markdownTable(rows [][]jsonField) string {
 			b.WriteString(" " + cellOrSpace(cell) + " |")
 		}
 	}
-	return b.String()
+	if b.Len() > budget {
+		return "", tooLargef("%s would be a table of %d bytes, beyond what is left of the report's %d-byte limit: send fewer rows", path, b.Len(), MaxMarkdownBytes)
+	}
+	return b.String(), nil
 }
 
 func cellOrSpace(s string) string {

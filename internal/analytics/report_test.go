@@ -1,7 +1,9 @@
 package analytics
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -140,4 +142,75 @@ func TestGenerateReportInvalid(t *testing.T) {
 			requireCode(t, err, tt.code, tt.parts...)
 		})
 	}
+}
+
+// Nested data is refused before it is rendered: 8 KB of nesting once
+// rendered as 64 MB of indented JSON.
+func TestReportOutputIsBounded(t *testing.T) {
+	t.Parallel()
+	report := func(data string) (ReportOutput, error) {
+		return GenerateReport(ReportInput{Title: "T", Sections: []ReportSection{{Heading: "H", Data: json.RawMessage(data)}}})
+	}
+	_, err := report(strings.Repeat("[", 4000) + strings.Repeat("]", 4000))
+	require.Equal(t, apperr.Invalid, apperr.CodeOf(err))
+	require.Contains(t, apperr.MessageOf(err), "sections[0].data nests objects and arrays 4000 levels deep; the limit is 32")
+
+	// Within the depth limit, wide data at the deepest level: each of its
+	// 300,000 elements would be on a line indented by 62 spaces (19 MB).
+	wide := strings.Repeat("[", MaxDataDepth-1) + strings.Repeat("1,", 300_000) + "1" + strings.Repeat("]", MaxDataDepth-1)
+	_, err = report(wide)
+	require.Equal(t, apperr.TooLarge, apperr.CodeOf(err))
+	require.Contains(t, apperr.MessageOf(err), "sections[0].data would render as")
+
+	// One table cell for every row and every key of any row.
+	var rows []string
+	for i := range 1000 {
+		rows = append(rows, fmt.Sprintf(`{"k%d":1}`, i))
+	}
+	_, err = report("[" + strings.Join(rows, ",") + "]")
+	require.Equal(t, apperr.TooLarge, apperr.CodeOf(err))
+	require.Contains(t, apperr.MessageOf(err), "sections[0].data would be a table of 1000 rows × 1000 columns")
+
+	// Many sections, each within bounds, still cannot add up beyond the
+	// Markdown limit.
+	big := strings.Repeat("[", 10) + strings.Repeat("1,", 20_000) + "1" + strings.Repeat("]", 10)
+	var sections []ReportSection
+	for range 20 {
+		sections = append(sections, ReportSection{Heading: "H", Data: json.RawMessage(big)})
+	}
+	_, err = GenerateReport(ReportInput{Title: "T", Sections: sections})
+	require.Equal(t, apperr.TooLarge, apperr.CodeOf(err))
+
+	out, err := report(strings.Repeat("[", MaxDataDepth) + strings.Repeat("]", MaxDataDepth))
+	require.NoError(t, err)
+	require.Less(t, len(out.Markdown), 4096)
+}
+
+// FuzzReportData renders arbitrary section data: no panic, only Invalid or
+// TooLarge errors, the Markdown within its bound, and the precomputed size
+// of indented JSON equal to json.Indent's.
+func FuzzReportData(f *testing.F) {
+	for _, seed := range []string{
+		`{"nested":{"k":[1,2]}}`, `[{"a":1},{"b":"x|y"}]`, `{"a":1}`, `[]`, `{}`, `[[],{},[[]],{"a":{}}]`,
+		`"text"`, `1.5`, `null`, `[{"a":[1]}]`, "[\"```\"]", `{"a" : [ 1 , 2 ] }`, `[[[[[[[[1]]]]]]]]`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		raw := []byte(strings.TrimSpace(data))
+		if json.Valid(raw) {
+			var buf bytes.Buffer
+			require.NoError(t, json.Indent(&buf, raw, "", "  "))
+			size, _ := indentedSize(raw)
+			require.Equal(t, buf.Len(), size, "indentedSize(%q)", raw)
+		}
+		out, err := GenerateReport(ReportInput{Title: "T", Sections: []ReportSection{{Heading: "H", Data: json.RawMessage(data)}}})
+		if err != nil {
+			if c := apperr.CodeOf(err); c != apperr.Invalid && c != apperr.TooLarge {
+				t.Fatalf("error code %q: %v", c, err)
+			}
+			return
+		}
+		require.LessOrEqual(t, len(out.Markdown), MaxMarkdownBytes)
+	})
 }
