@@ -49,7 +49,9 @@ func ParseHTML(t testing.TB, b []byte) *goquery.Document {
 
 // ByTestID selects the elements with data-testid="id" under s (a document
 // or a selection): the one way tests find things on a page.
-func ByTestID(s interface{ Find(string) *goquery.Selection }, id string) *goquery.Selection {
+func ByTestID(s interface {
+	Find(string) *goquery.Selection
+}, id string) *goquery.Selection {
 	return s.Find(`[data-testid="` + id + `"]`)
 }
 
