@@ -271,35 +271,6 @@ func (q *Queries) AgentList(ctx context.Context, arg AgentListParams) ([]Agent, 
 	return items, nil
 }
 
-const agentPause = `-- name: AgentPause :one
-UPDATE agents.agents
-SET status = 'paused', updated_at = now()
-WHERE id = $1
-RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
-`
-
-// AgentPause stops an agent from taking new tasks; a task it runs finishes.
-func (q *Queries) AgentPause(ctx context.Context, id uuid.UUID) (Agent, error) {
-	row := q.db.QueryRow(ctx, agentPause, id)
-	var i Agent
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Type,
-		&i.Description,
-		&i.Capabilities,
-		&i.Status,
-		&i.CurrentTaskID,
-		&i.TasksCompleted,
-		&i.TasksFailed,
-		&i.LastActivity,
-		&i.Config,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
 const agentPickForDomain = `-- name: AgentPickForDomain :one
 SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at FROM agents.agents
 WHERE type = $1 AND status IN ('idle', 'busy') AND id <> $2
@@ -468,43 +439,19 @@ func (q *Queries) AgentReleaseTask(ctx context.Context, currentTaskID *uuid.UUID
 	return items, nil
 }
 
-const agentResume = `-- name: AgentResume :one
-UPDATE agents.agents
-SET status = CASE WHEN current_task_id IS NULL THEN 'idle' ELSE 'busy' END, updated_at = now()
-WHERE id = $1 AND status IN ('paused', 'error')
-RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
-`
-
-// AgentResume makes a paused agent available again (busy if it still runs
-// a task).
-func (q *Queries) AgentResume(ctx context.Context, id uuid.UUID) (Agent, error) {
-	row := q.db.QueryRow(ctx, agentResume, id)
-	var i Agent
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Type,
-		&i.Description,
-		&i.Capabilities,
-		&i.Status,
-		&i.CurrentTaskID,
-		&i.TasksCompleted,
-		&i.TasksFailed,
-		&i.LastActivity,
-		&i.Config,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
 const agentUpdate = `-- name: AgentUpdate :one
 UPDATE agents.agents
 SET name = coalesce($1, name),
     description = coalesce($2, description),
     config = coalesce($3, config),
+    status = CASE
+        WHEN $4::text = 'paused' THEN 'paused'
+        WHEN $4::text = 'active' AND status IN ('paused', 'error')
+            THEN CASE WHEN current_task_id IS NULL THEN 'idle' ELSE 'busy' END
+        ELSE status
+    END,
     updated_at = now()
-WHERE id = $4
+WHERE id = $5
 RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
 `
 
@@ -512,15 +459,21 @@ type AgentUpdateParams struct {
 	Name        *string
 	Description *string
 	Config      json.RawMessage
+	Status      *string
 	ID          uuid.UUID
 }
 
-// AgentUpdate changes what is given (NULL keeps the current value).
+// AgentUpdate changes what is given (NULL keeps the current value) in one
+// statement, so a rename and a status change land together or not at all.
+// status 'paused' stops the agent from taking new tasks (a task it runs
+// finishes); 'active' makes a paused (or failed) agent available again,
+// busy if it still runs a task, and leaves any other agent as it is.
 func (q *Queries) AgentUpdate(ctx context.Context, arg AgentUpdateParams) (Agent, error) {
 	row := q.db.QueryRow(ctx, agentUpdate,
 		arg.Name,
 		arg.Description,
 		arg.Config,
+		arg.Status,
 		arg.ID,
 	)
 	var i Agent

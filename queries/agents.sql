@@ -18,29 +18,24 @@ WHERE (sqlc.narg(type)::text IS NULL OR type = sqlc.narg(type))
 ORDER BY created_at DESC, id DESC
 LIMIT sqlc.arg(max_rows);
 
--- AgentUpdate changes what is given (NULL keeps the current value).
+-- AgentUpdate changes what is given (NULL keeps the current value) in one
+-- statement, so a rename and a status change land together or not at all.
+-- status 'paused' stops the agent from taking new tasks (a task it runs
+-- finishes); 'active' makes a paused (or failed) agent available again,
+-- busy if it still runs a task, and leaves any other agent as it is.
 -- name: AgentUpdate :one
 UPDATE agents.agents
 SET name = coalesce(sqlc.narg(name), name),
     description = coalesce(sqlc.narg(description), description),
     config = coalesce(sqlc.narg(config), config),
+    status = CASE
+        WHEN sqlc.narg(status)::text = 'paused' THEN 'paused'
+        WHEN sqlc.narg(status)::text = 'active' AND status IN ('paused', 'error')
+            THEN CASE WHEN current_task_id IS NULL THEN 'idle' ELSE 'busy' END
+        ELSE status
+    END,
     updated_at = now()
 WHERE id = sqlc.arg(id)
-RETURNING *;
-
--- AgentPause stops an agent from taking new tasks; a task it runs finishes.
--- name: AgentPause :one
-UPDATE agents.agents
-SET status = 'paused', updated_at = now()
-WHERE id = $1
-RETURNING *;
-
--- AgentResume makes a paused agent available again (busy if it still runs
--- a task).
--- name: AgentResume :one
-UPDATE agents.agents
-SET status = CASE WHEN current_task_id IS NULL THEN 'idle' ELSE 'busy' END, updated_at = now()
-WHERE id = $1 AND status IN ('paused', 'error')
 RETURNING *;
 
 -- name: AgentDelete :execrows

@@ -38,7 +38,7 @@ func (h *Handler) createTask(c echo.Context) error {
 	}
 	created, err := h.deps.Tasks.Create(c.Request().Context(), orchestrator.CreateParams{
 		Title: req.Title, Description: req.Description, Domain: req.Domain, Priority: req.Priority, InputData: req.InputData,
-		Timeout: time.Duration(req.TimeoutSeconds) * time.Second, MaxAttempts: req.MaxAttempts,
+		TimeoutSeconds: req.TimeoutSeconds, MaxAttempts: req.MaxAttempts,
 	})
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/page"
+	"github.com/bizmcp/bizmcp/internal/validate"
 )
 
 // Types lists the agent types, one per business domain.
@@ -113,6 +113,14 @@ type CreateParams struct {
 	Config       json.RawMessage
 }
 
+// Bounds of an agent's fields, the same on create and update.
+const (
+	MaxNameLen        = 200
+	MaxDescriptionLen = 2000
+	MaxConfigBytes    = 64 << 10
+	MaxCapabilities   = 64
+)
+
 // Create registers an agent. Its id exists before anything else happens
 // (the seed's agents were used before they had one).
 func (s *Service) Create(ctx context.Context, p CreateParams) (Agent, error) {
@@ -123,28 +131,23 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Agent, error) {
 	if err != nil {
 		return Agent{}, err
 	}
-	caps := p.Capabilities
-	if caps == nil {
-		caps = DefaultCapabilities(p.Type)
+	if err := checkDescription(p.Description); err != nil {
+		return Agent{}, err
 	}
-	for _, c := range caps {
-		if !s.tools(c) {
-			return Agent{}, apperr.E(apperr.Invalid, "capability %q is not a tool of this server; see GET /api/v1/tools", apperr.Truncate(c, 64))
-		}
+	caps, err := s.checkCapabilities(p.Type, p.Capabilities)
+	if err != nil {
+		return Agent{}, err
 	}
 	config, err := checkConfig(p.Config)
 	if err != nil {
 		return Agent{}, err
-	}
-	if utf8.RuneCountInString(p.Description) > 2000 {
-		return Agent{}, apperr.E(apperr.Invalid, "description is longer than 2000 characters")
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Agent{}, err
 	}
 	row, err := s.queries.AgentCreate(ctx, db.AgentCreateParams{
-		ID: id, Name: name, Type: p.Type, Description: p.Description, Capabilities: slices.Compact(slices.Sorted(slices.Values(caps))), Config: config,
+		ID: id, Name: name, Type: p.Type, Description: p.Description, Capabilities: caps, Config: config,
 	})
 	if err != nil {
 		return Agent{}, db.MapError(err, "agent")
@@ -152,6 +155,29 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Agent, error) {
 	a := FromRow(row)
 	s.changed(a)
 	return a, nil
+}
+
+// checkCapabilities returns the capabilities to store: the type's defaults
+// when none are given (nil), otherwise the given tools, sorted and without
+// duplicates. An explicit empty list stays an empty list (an agent that
+// takes only its own domain's tasks), never NULL.
+func (s *Service) checkCapabilities(typ string, caps []string) ([]string, error) {
+	if caps == nil {
+		caps = DefaultCapabilities(typ)
+	}
+	if len(caps) > MaxCapabilities {
+		return nil, apperr.E(apperr.Invalid, "capabilities has %d entries; the limit is %d", len(caps), MaxCapabilities)
+	}
+	for i, c := range caps {
+		if !s.tools(c) {
+			return nil, apperr.E(apperr.Invalid, "capabilities[%d] %q is not a tool of this server; see GET /api/v1/tools", i, apperr.Truncate(c, 64))
+		}
+	}
+	out := slices.Compact(slices.Sorted(slices.Values(caps)))
+	if out == nil {
+		out = []string{}
+	}
+	return out, nil
 }
 
 // SeedDefaults creates one agent of each type on a fresh installation, so
@@ -228,15 +254,23 @@ type UpdateParams struct {
 	Status      *string
 }
 
-// Update renames, reconfigures, pauses or resumes an agent.
+// Update renames, reconfigures, pauses or resumes an agent. Every field is
+// checked by the rules Create applies before anything is written, and the
+// change is one statement: a refused update has changed nothing.
 func (s *Service) Update(ctx context.Context, id uuid.UUID, p UpdateParams) (Agent, error) {
-	params := db.AgentUpdateParams{ID: id, Description: p.Description}
+	params := db.AgentUpdateParams{ID: id}
 	if p.Name != nil {
 		name, err := checkName(*p.Name)
 		if err != nil {
 			return Agent{}, err
 		}
 		params.Name = &name
+	}
+	if p.Description != nil {
+		if err := checkDescription(*p.Description); err != nil {
+			return Agent{}, err
+		}
+		params.Description = p.Description
 	}
 	if p.Config != nil {
 		config, err := checkConfig(p.Config)
@@ -245,26 +279,20 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p UpdateParams) (Age
 		}
 		params.Config = config
 	}
-	row, err := s.queries.AgentUpdate(ctx, params)
-	if err != nil {
-		return Agent{}, db.MapError(err, "agent "+id.String())
-	}
 	if p.Status != nil {
 		switch *p.Status {
 		case "paused":
-			row, err = s.queries.AgentPause(ctx, id)
+			params.Status = p.Status
 		case "active", "idle":
-			row, err = s.queries.AgentResume(ctx, id)
-			if apperr.Is(db.MapError(err, "agent"), apperr.NotFound) {
-				// Not paused: resuming is a no-op.
-				row, err = s.queries.AgentGet(ctx, id)
-			}
+			active := "active"
+			params.Status = &active
 		default:
 			return Agent{}, apperr.E(apperr.Invalid, "status %q cannot be set: use \"paused\" to pause or \"active\" to resume", apperr.Truncate(*p.Status, 32))
 		}
-		if err != nil {
-			return Agent{}, db.MapError(err, "agent "+id.String())
-		}
+	}
+	row, err := s.queries.AgentUpdate(ctx, params)
+	if err != nil {
+		return Agent{}, db.MapError(err, "agent "+id.String())
 	}
 	a := FromRow(row)
 	s.changed(a)
@@ -297,25 +325,30 @@ func checkType(typ string) error {
 
 func checkName(name string) (string, error) {
 	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
+	if name == "" {
 		return "", apperr.E(apperr.Invalid, "name is required")
-	case utf8.RuneCountInString(name) > 200:
-		return "", apperr.E(apperr.Invalid, "name is longer than 200 characters")
+	}
+	if err := validate.Text("name", name, MaxNameLen); err != nil {
+		return "", err
 	}
 	return name, nil
 }
 
+func checkDescription(d string) error {
+	return validate.MultilineText("description", d, MaxDescriptionLen)
+}
+
+// checkConfig returns the config to store: {} when absent, otherwise a JSON
+// object PostgreSQL can store (see validate.JSON).
 func checkConfig(c json.RawMessage) (json.RawMessage, error) {
 	if len(c) == 0 || string(c) == "null" {
 		return json.RawMessage("{}"), nil
 	}
-	var m map[string]any
-	if err := json.Unmarshal(c, &m); err != nil {
-		return nil, apperr.E(apperr.Invalid, "config must be a JSON object")
+	if err := validate.JSON("config", c, MaxConfigBytes); err != nil {
+		return nil, err
 	}
-	if len(c) > 64<<10 {
-		return nil, apperr.E(apperr.TooLarge, "config is larger than 64 KiB")
+	if !validate.IsObject(c) {
+		return nil, apperr.E(apperr.Invalid, "config must be a JSON object")
 	}
 	return c, nil
 }

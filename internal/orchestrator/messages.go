@@ -12,6 +12,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/page"
+	"github.com/bizmcp/bizmcp/internal/validate"
 )
 
 // MessageTypes lists the inter-agent message types.
@@ -70,12 +71,11 @@ func (s *Service) Send(ctx context.Context, p SendParams) (Message, error) {
 	if len(payload) == 0 || string(payload) == "null" {
 		payload = json.RawMessage("{}")
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(payload, &obj); err != nil || obj == nil {
-		return Message{}, apperr.E(apperr.Invalid, "payload must be a JSON object")
+	if err := validate.JSON("payload", payload, MaxInputBytes); err != nil {
+		return Message{}, err
 	}
-	if len(payload) > MaxInputBytes {
-		return Message{}, apperr.E(apperr.TooLarge, "payload is larger than %d bytes", MaxInputBytes)
+	if !validate.IsObject(payload) {
+		return Message{}, apperr.E(apperr.Invalid, "payload must be a JSON object")
 	}
 	recipient, err := s.queries.AgentGet(ctx, p.RecipientID)
 	if err != nil {

@@ -203,7 +203,7 @@ func (s *Service) delegate(ctx context.Context, task db.Task, agent db.Agent, pa
 			}
 			created, err := s.Create(ctx, CreateParams{
 				Title: title, Domain: d.Domain, Priority: task.Priority, InputData: d.InputData, ParentTaskID: &task.ID,
-				Timeout: time.Duration(task.TimeoutSeconds) * time.Second, AssignTo: &to.ID, RequestFrom: &agent.ID,
+				TimeoutSeconds: int(task.TimeoutSeconds), AssignTo: &to.ID, RequestFrom: &agent.ID,
 			})
 			if err != nil {
 				return nil, err

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -30,6 +29,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/page"
 	"github.com/bizmcp/bizmcp/internal/tools"
+	"github.com/bizmcp/bizmcp/internal/validate"
 )
 
 // Priorities lists the task priorities, most urgent last.
@@ -42,11 +42,12 @@ func Statuses() []string {
 
 // Bounds on a task.
 const (
-	MaxInputBytes  = 4 << 20
-	MaxTitleLen    = 500
-	MaxTimeout     = 24 * time.Hour
-	DefaultTimeout = 5 * time.Minute
-	MaxAttempts    = 10
+	MaxInputBytes     = 4 << 20
+	MaxTitleLen       = 500
+	MaxDescriptionLen = 10_000
+	MaxTimeout        = 24 * time.Hour
+	DefaultTimeout    = 5 * time.Minute
+	MaxAttempts       = 10
 )
 
 // riverPriority maps a task priority to River's (1 runs first).
@@ -185,8 +186,12 @@ type CreateParams struct {
 	Priority     string // "" = medium
 	InputData    json.RawMessage
 	ParentTaskID *uuid.UUID
-	Timeout      time.Duration // 0 = DefaultTimeout
-	MaxAttempts  int           // 0 = 3
+	// TimeoutSeconds bounds one attempt (0 = DefaultTimeout). It is a count
+	// of seconds, range-checked before it becomes a time.Duration: a
+	// Duration multiplied from a client's number can wrap around (the
+	// seconds in 18446744075 wrap to one second).
+	TimeoutSeconds int
+	MaxAttempts    int // 0 = 3
 	// AssignTo gives the task to one agent (a delegated request names its
 	// recipient); nil lets the orchestrator choose.
 	AssignTo *uuid.UUID
@@ -207,11 +212,16 @@ type Created struct {
 // transaction: either both exist or neither.
 func (s *Service) Create(ctx context.Context, p CreateParams) (Created, error) {
 	title := strings.TrimSpace(p.Title)
-	switch {
-	case title == "":
+	if title == "" {
 		return Created{}, apperr.E(apperr.Invalid, "title is required")
-	case utf8.RuneCountInString(title) > MaxTitleLen:
-		return Created{}, apperr.E(apperr.Invalid, "title is longer than %d characters", MaxTitleLen)
+	}
+	if err := validate.Text("title", title, MaxTitleLen); err != nil {
+		return Created{}, err
+	}
+	if err := validate.MultilineText("description", p.Description, MaxDescriptionLen); err != nil {
+		return Created{}, err
+	}
+	switch {
 	case !slices.Contains(agents.Types(), p.Domain):
 		return Created{}, apperr.E(apperr.Invalid, "unknown domain %q: known domains are %s", apperr.Truncate(p.Domain, 32), strings.Join(agents.Types(), ", "))
 	}
@@ -225,19 +235,23 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Created, error) {
 	if len(input) == 0 || string(input) == "null" {
 		input = json.RawMessage("{}")
 	}
-	if len(input) > MaxInputBytes {
-		return Created{}, apperr.E(apperr.TooLarge, "input_data is %d bytes; the limit is %d", len(input), MaxInputBytes)
+	if err := validate.JSON("input_data", input, MaxInputBytes); err != nil {
+		return Created{}, err
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(input, &obj); err != nil || obj == nil {
+	if !validate.IsObject(input) {
 		return Created{}, apperr.E(apperr.Invalid, "input_data must be a JSON object holding what the %s tools take", p.Domain)
 	}
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
+	if len(p.RequestPayload) > 0 {
+		if err := validate.JSON("payload", p.RequestPayload, MaxInputBytes); err != nil {
+			return Created{}, err
+		}
 	}
-	if timeout < time.Second || timeout > MaxTimeout {
-		return Created{}, apperr.E(apperr.Invalid, "timeout_seconds must be between 1 and %d", int(MaxTimeout.Seconds()))
+	timeout := DefaultTimeout
+	if p.TimeoutSeconds != 0 {
+		if p.TimeoutSeconds < 1 || p.TimeoutSeconds > int(MaxTimeout/time.Second) {
+			return Created{}, apperr.E(apperr.Invalid, "timeout_seconds %d is out of range: use 1 to %d, or omit it for %d", p.TimeoutSeconds, int(MaxTimeout/time.Second), int(DefaultTimeout/time.Second))
+		}
+		timeout = time.Duration(p.TimeoutSeconds) * time.Second
 	}
 	attempts := p.MaxAttempts
 	if attempts == 0 {

@@ -16,11 +16,18 @@ import (
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/metrics"
+	"github.com/bizmcp/bizmcp/internal/validate"
 )
 
 // MaxArgumentBytes bounds the arguments of one call, whatever the surface's
 // own body limit.
 const MaxArgumentBytes = 8 << 20
+
+// MaxResultBytes bounds what one run may produce and store, as JSON. The
+// body limit bounds what comes in; this bounds what goes out, whatever a
+// tool makes of its input (a report's output once grew with the square of
+// its input's nesting).
+const MaxResultBytes = 8 << 20
 
 // Publisher receives the "tool executed" events.
 type Publisher interface {
@@ -103,17 +110,19 @@ func (e *Executor) Execute(ctx context.Context, req Request) (Execution, error) 
 		Status: "completed",
 	}
 	if runErr == nil {
-		exec.Result, runErr = json.Marshal(out.Result)
-		if runErr != nil {
-			runErr = fmt.Errorf("encode result of %s: %w", t.Name, runErr)
-		}
+		exec.Result, runErr = encodeResult(t.Name, out.Result)
 	}
 	if runErr != nil {
 		exec.Status = "failed"
-		exec.Error = apperr.MessageOf(runErr)
+		// The message may quote the client's input: stored as text, it
+		// must hold nothing PostgreSQL refuses.
+		exec.Error = validate.Clean(apperr.MessageOf(runErr))
 		exec.Result = nil
+		exec.Summary = ""
 	}
 	if err := e.record(ctx, &exec); err != nil {
+		// Nothing was recorded: an id here would send the client to a 404.
+		exec.ID = uuid.Nil
 		return exec, err
 	}
 	e.observe(exec)
@@ -128,12 +137,19 @@ func (e *Executor) run(ctx context.Context, t *registered, req Request) (args js
 		args = json.RawMessage("{}")
 	}
 	if len(args) > MaxArgumentBytes {
-		return json.RawMessage(`{"omitted":"arguments too large to record"}`), Output{},
+		return refusedArguments("arguments too large to record"), Output{},
 			apperr.E(apperr.TooLarge, "arguments of %s are %d bytes; the limit is %d", t.Name, len(args), MaxArgumentBytes)
+	}
+	// The arguments are recorded even when they are refused, so what
+	// PostgreSQL cannot store (NUL, invalid UTF-8, lone surrogates, deep
+	// nesting) is refused before anything is written, and the record says
+	// why instead of holding them.
+	if err := validate.JSON("arguments", args, MaxArgumentBytes); err != nil {
+		return refusedArguments(apperr.MessageOf(err)), Output{}, err
 	}
 	var instance any
 	if err := json.Unmarshal(args, &instance); err != nil {
-		return json.RawMessage(`{"omitted":"arguments are not valid JSON"}`), Output{}, apperr.E(apperr.Invalid, "arguments of %s are not valid JSON: %v", t.Name, err)
+		return refusedArguments("arguments are not valid JSON"), Output{}, apperr.E(apperr.Invalid, "arguments of %s are not valid JSON: %v", t.Name, err)
 	}
 	if _, isObject := instance.(map[string]any); !isObject {
 		return args, Output{}, apperr.E(apperr.Invalid, "arguments of %s must be a JSON object", t.Name)
@@ -159,6 +175,33 @@ func (e *Executor) run(ctx context.Context, t *registered, req Request) (args js
 		}
 	}
 	return args, out, err
+}
+
+// refusedArguments is what is recorded in place of arguments that were
+// refused before the run: the reason, never the arguments themselves.
+func refusedArguments(reason string) json.RawMessage {
+	b, err := json.Marshal(map[string]string{"omitted": validate.Clean(reason)})
+	if err != nil {
+		return json.RawMessage(`{"omitted":"arguments refused"}`)
+	}
+	return b
+}
+
+// encodeResult turns a tool's result into the JSON that is returned and
+// stored, refusing a result beyond MaxResultBytes (TooLarge: the caller
+// can ask for less) or one PostgreSQL could not store.
+func encodeResult(tool string, result any) (json.RawMessage, error) {
+	b, err := json.Marshal(result)
+	if err != nil {
+		return nil, fmt.Errorf("encode result of %s: %w", tool, err)
+	}
+	if len(b) > MaxResultBytes {
+		return nil, apperr.E(apperr.TooLarge, "the result of %s would be %d bytes; the limit is %d: ask for less (fewer rows, sections or columns, or flatter data)", tool, len(b), MaxResultBytes)
+	}
+	if err := validate.JSON("result", b, 0); err != nil {
+		return nil, apperr.Wrap(err, apperr.Internal, "the result of %s cannot be stored; the failure was logged", tool)
+	}
+	return b, nil
 }
 
 // record stores the execution. It uses a context that outlives the caller's,

@@ -151,7 +151,14 @@ func (s *scanner) run() error {
 func (s *scanner) where() string {
 	var b strings.Builder
 	b.WriteString(s.field)
-	for _, seg := range s.path {
+	for i, seg := range s.path {
+		// A deep path keeps its first and last steps.
+		if n := len(s.path); n > 12 && i >= 6 && i < n-4 {
+			if i == 6 {
+				b.WriteString("…")
+			}
+			continue
+		}
 		if !seg.isKey {
 			b.WriteString("[" + strconv.Itoa(seg.index) + "]")
 			continue
