@@ -161,6 +161,24 @@ func TestStreamRefusesBadRequests(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Contains(t, problem(t, resp, body).Detail, "WebSocket")
 
+	// A handshake gorilla refuses is answered with a problem document too,
+	// not gorilla's plain text.
+	ws := []string{"Connection", "Upgrade", "Upgrade", "websocket"}
+	for _, tc := range []struct {
+		headers []string
+		want    string
+	}{
+		{[]string{"Sec-WebSocket-Version", "8", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}, "unsupported version"},
+		{[]string{"Sec-WebSocket-Version", "13"}, "Sec-WebSocket-Key"},
+		{[]string{"Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "not base64 at all"}, "Sec-WebSocket-Key"},
+	} {
+		resp, body := srv.Do(t, http.MethodGet, "/api/v1/stream", srv.AdminKey, nil, append(ws, tc.headers...)...)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%v: %s", tc.headers, body)
+		detail := problem(t, resp, body).Detail
+		require.Contains(t, detail, "the WebSocket handshake was refused", "%v", tc.headers)
+		require.Contains(t, detail, tc.want, "%v", tc.headers)
+	}
+
 	// The server's own origin is fine (a page it serves).
 	testkit.OpenStream(t, srv, "/api/v1/stream", srv.AdminKey, "Origin", srv.URL)
 }

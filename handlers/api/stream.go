@@ -81,6 +81,11 @@ func (h *Handler) stream(c echo.Context) error {
 	// Subscribing before the upgrade loses nothing published during the
 	// handshake.
 	sub := h.deps.Events.Subscribe(streamBuffer, filter.match)
+	// gorilla answers a refused handshake (a wrong Sec-WebSocket-Version, a
+	// missing Sec-WebSocket-Key) in plain text unless told otherwise: its
+	// refusal is kept here and returned, so the error handler answers with
+	// a problem document like every other API error.
+	var refused error
 	upgrader := websocket.Upgrader{
 		HandshakeTimeout: streamWriteWait,
 		// Checked above with a problem document; this is the backstop.
@@ -88,13 +93,17 @@ func (h *Handler) stream(c echo.Context) error {
 			o := r.Header.Get("Origin")
 			return o == "" || h.mw.TrustedOrigin(o, r.Host)
 		},
+		Error: func(_ http.ResponseWriter, _ *http.Request, status int, reason error) {
+			refused = handshakeError(status, reason)
+		},
 	}
 	conn, err := upgrader.Upgrade(c.Response(), req, passHeaders(c.Response().Header()))
 	if err != nil {
-		// The upgrader has answered with an HTTP error already.
 		sub.Close()
 		h.mw.Logger().DebugContext(req.Context(), "event stream upgrade failed", "err", err)
-		return nil
+		// Without a refusal the connection was already taken over (a
+		// failed write of the 101): there is no one left to answer.
+		return refused
 	}
 	// The response went out on the hijacked connection; record it as what
 	// the client saw for the access log and metrics.
@@ -111,6 +120,21 @@ func (h *Handler) stream(c echo.Context) error {
 	h.mw.Logger().InfoContext(req.Context(), "event stream closed", "key_prefix", p.Prefix,
 		"reason", reason, "task_id", filter.taskID, "agent_id", filter.agentID, "types", strings.Join(filter.types, ","))
 	return nil
+}
+
+// handshakeError is the API error for a WebSocket handshake gorilla
+// refused with status.
+func handshakeError(status int, reason error) error {
+	why := strings.TrimPrefix(reason.Error(), "websocket: ")
+	switch status {
+	case http.StatusBadRequest:
+		return apperr.E(apperr.Invalid, "the WebSocket handshake was refused: %s; connect with a WebSocket client (RFC 6455, version 13)", why)
+	case http.StatusForbidden:
+		return apperr.E(apperr.Forbidden, "the WebSocket handshake was refused: %s", why)
+	case http.StatusMethodNotAllowed:
+		return echo.NewHTTPError(status)
+	}
+	return apperr.Wrap(reason, apperr.Internal, "the WebSocket handshake failed")
 }
 
 // passHeaders returns the headers set by the middleware (request id, rate
