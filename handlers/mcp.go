@@ -11,17 +11,24 @@ import (
 
 	"github.com/bizmcp/bizmcp/handlers/web"
 	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/mcphttp"
 	"github.com/bizmcp/bizmcp/internal/mcpserver"
 )
 
-// mcpHandler serves the MCP server over Streamable HTTP. The bearer
-// middleware only hands the principal that authenticate already verified to
-// the SDK (as TokenInfo), so tools see the caller and each session stays
-// bound to the key that opened it.
+// mcpHandler serves the MCP server over Streamable HTTP in both revisions:
+// 2026-07-28 statelessly (any instance answers any request) and 2025-11-25
+// in sessions (internal/mcphttp routes each request by its version). The
+// bearer middleware only hands the principal that authenticate already
+// verified to the SDK (as TokenInfo), so tools see the caller, each
+// 2025-11-25 session stays bound to the key that opened it, and every 2026
+// request is authenticated on its own.
 func (s *Server) mcpHandler(server *mcp.Server) http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{
+	h := mcphttp.New(server, mcphttp.Options{
 		Logger:              s.deps.Logger,
 		MaxRequestBodyBytes: s.deps.MaxBodyBytes,
+		// A 2026 request lives exactly as long as its POST: when the client
+		// goes away, so does the work done for it.
+		PropagateRequestCancellation: true,
 	})
 	verify := func(ctx context.Context, _ string, r *http.Request) (*sdkauth.TokenInfo, error) {
 		p, ok := web.PrincipalFrom(r.Context())

@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bizmcp/bizmcp/internal/mcphttp"
 	"github.com/bizmcp/bizmcp/internal/testkit"
 )
 
@@ -332,7 +333,9 @@ func TestMCPProgressAndLogging(t *testing.T) {
 	var mu sync.Mutex
 	var progress []float64
 	var logs []string
-	s := testkit.MCPClient(t, srv, srv.AdminKey, &mcp.ClientOptions{
+	// logging/setLevel is a 2025-11-25 session feature (2026-07-28 asks for
+	// a level per request in _meta).
+	s := mcpSession(t, srv.URL, mcphttp.Stateful, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 			mu.Lock()
 			progress = append(progress, req.Params.Progress)
@@ -344,7 +347,7 @@ func TestMCPProgressAndLogging(t *testing.T) {
 			logs = append(logs, string(b))
 			mu.Unlock()
 		},
-	})
+	}, bearer(srv.AdminKey))
 	ctx := context.Background()
 	require.NoError(t, s.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}))
 	params := &mcp.CallToolParams{Name: "sales_forecaster", Arguments: map[string]any{"series": []float64{1, 2, 3, 4}}}
@@ -415,8 +418,9 @@ func TestMCPHostileJSONRPC(t *testing.T) {
 		status     int
 		want       string
 	}{
-		{"not JSON", `{"jsonrpc": "2.0", "id": 2, "method": `, http.StatusBadRequest, "malformed payload"},
-		{"not an object", `"hello"`, http.StatusBadRequest, "malformed payload"},
+		{"not JSON", `{"jsonrpc": "2.0", "id": 2, "method": `, http.StatusBadRequest, `"code":-32700`},
+		{"not an object", `"hello"`, http.StatusBadRequest, "a JSON-RPC message is a JSON object"},
+		{"trailing data", `{"jsonrpc":"2.0","id":9,"method":"tools/list"} {"jsonrpc":"2.0","id":10,"method":"tools/list"}`, http.StatusBadRequest, "send one message per request"},
 		{"missing jsonrpc", `{"id": 3, "method": "tools/list"}`, http.StatusBadRequest, `expected "2.0"`},
 		{"unknown method", `{"jsonrpc":"2.0","id":4,"method":"tools/destroy_everything"}`, http.StatusBadRequest, `"tools/destroy_everything" unsupported`},
 		{"tools/call without params", `{"jsonrpc":"2.0","id":5,"method":"tools/call"}`, http.StatusBadRequest, `missing required "params"`},

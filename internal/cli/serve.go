@@ -140,7 +140,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("task workers did not stop cleanly", "err", err)
 		}
 	}()
-	mcpServer := mcpserver.New(mcpserver.Deps{Executor: executor, Tasks: tasks, Agents: agentService, Events: hub, Version: version, Logger: logger})
+	mcpServer := mcpserver.New(mcpserver.Deps{Executor: executor, Tasks: tasks, Agents: agentService, Events: hub, Version: version, Logger: logger,
+		Secret: []byte(cfg.SecretKey)})
 	var conformanceServer *mcpsdk.Server
 	if *conformanceMode {
 		logger.Warn("conformance mode: MCP fixtures are served WITHOUT authentication at /conformance/mcp; never use this in production")

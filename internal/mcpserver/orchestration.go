@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -76,9 +77,10 @@ func (s *Server) orchestrationTools() []orchestrationTool {
 		{
 			tool: &mcp.Tool{Name: "create_task", Title: "Create a task",
 				Description: "Gives a business task to the agents: it is stored, assigned to a free agent of its domain and run with the tools. " +
+					"Without a domain the call asks for one (an input-required result, or elicitation for 2025-11-25 clients). " +
 					"input_data is what the domain's tool takes (finance: {data: [{period, revenue, costs}]}; sales: {series}; marketing: {customers} or {transactions}; " +
 					"analytics/operations: {rows} or {csv}; general: {prompt}). With wait=true the call returns the finished task and reports progress. Requires the \"write\" scope.",
-				InputSchema: schema(`{"type":"object","additionalProperties":false,"required":["title","domain"],"properties":{
+				InputSchema: schema(`{"type":"object","additionalProperties":false,"required":["title"],"properties":{
 "title":{"type":"string","minLength":1,"maxLength":500},
 "description":{"type":"string","maxLength":10000},
 "domain":{"type":"string","enum":` + domains + `},
@@ -151,6 +153,9 @@ func (s *Server) orchestrationHandler(t orchestrationTool) mcp.ToolHandler {
 		if err != nil {
 			return errorResult(err), nil
 		}
+		if ask, ok := out.(inputRequired); ok {
+			return &mcp.CallToolResult{InputRequests: ask.requests, RequestState: ask.state}, nil
+		}
 		b, err := json.Marshal(out)
 		if err != nil {
 			return nil, err
@@ -160,9 +165,23 @@ func (s *Server) orchestrationHandler(t orchestrationTool) mcp.ToolHandler {
 }
 
 func (s *Server) createTask(ctx context.Context, req *mcp.CallToolRequest, args map[string]any) (any, error) {
+	waitFor, err := intArg(args, "wait_seconds", 1, int(MaxWait/time.Second), 120)
+	if err != nil {
+		return nil, err
+	}
+	domain := str(args["domain"])
+	if domain == "" {
+		var ask *inputRequired
+		if domain, ask, err = s.askDomain(req, args); err != nil {
+			return nil, err
+		}
+		if ask != nil {
+			return *ask, nil
+		}
+	}
 	input, _ := json.Marshal(args["input_data"])
 	created, err := s.tasks.Create(ctx, orchestrator.CreateParams{
-		Title: str(args["title"]), Description: str(args["description"]), Domain: str(args["domain"]),
+		Title: str(args["title"]), Description: str(args["description"]), Domain: domain,
 		Priority: str(args["priority"]), InputData: input,
 	})
 	if err != nil {
@@ -171,11 +190,7 @@ func (s *Server) createTask(ctx context.Context, req *mcp.CallToolRequest, args 
 	if wait, _ := args["wait"].(bool); !wait {
 		return created, nil
 	}
-	timeout := 120 * time.Second
-	if n, ok := args["wait_seconds"].(float64); ok && n >= 1 {
-		timeout = min(time.Duration(n)*time.Second, MaxWait)
-	}
-	return s.waitForTask(ctx, req, created.Task.ID, timeout)
+	return s.waitForTask(ctx, req, created.Task.ID, time.Duration(waitFor)*time.Second)
 }
 
 // waitForTask follows a task's live events until it ends, forwarding its
@@ -247,9 +262,9 @@ func (s *Server) listTasks(ctx context.Context, _ *mcp.CallToolRequest, args map
 		}
 		f.AgentID = &id
 	}
-	limit := 20
-	if n, ok := args["limit"].(float64); ok {
-		limit = int(n)
+	limit, err := intArg(args, "limit", 1, 200, 20)
+	if err != nil {
+		return nil, err
 	}
 	return s.tasks.List(ctx, f, str(args["cursor"]), limit)
 }
@@ -357,4 +372,19 @@ func argUUID(args map[string]any, name string) (uuid.UUID, error) {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// intArg reads an optional integer argument and checks its range while it is
+// still a float64, as JSON decoded it: converting 1e300 to an int first
+// would wrap it into a value that passes the check.
+func intArg(args map[string]any, name string, lo, hi, def int) (int, error) {
+	v, ok := args[name]
+	if !ok || v == nil {
+		return def, nil
+	}
+	n, ok := v.(float64)
+	if !ok || n != math.Trunc(n) || n < float64(lo) || n > float64(hi) {
+		return 0, apperr.E(apperr.Invalid, "%s must be a whole number from %d to %d", name, lo, hi)
+	}
+	return int(n), nil
 }

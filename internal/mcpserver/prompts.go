@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/bizmcp/bizmcp/internal/analytics"
+	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
@@ -28,8 +30,37 @@ func promptArgValues(prompt, arg string) []string {
 	return nil
 }
 
+// addPrompt registers a prompt whose required arguments are enforced: the SDK
+// passes a prompts/get without them to the handler, which would render a
+// prompt about "" (the missing argument is a JSON-RPC invalid-params error,
+// as the specification asks).
+func addPrompt(srv *mcp.Server, p *mcp.Prompt, h mcp.PromptHandler) {
+	srv.AddPrompt(p, func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		var missing []string
+		for _, a := range p.Arguments {
+			if a.Required && strings.TrimSpace(req.Params.Arguments[a.Name]) == "" {
+				missing = append(missing, a.Name)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
+				Message: fmt.Sprintf("prompt %s needs the argument(s) %s", p.Name, strings.Join(missing, ", "))}
+		}
+		for name, v := range req.Params.Arguments {
+			if len(v) > maxPromptArg {
+				return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
+					Message: fmt.Sprintf("prompt argument %s is %d bytes; at most %d", apperr.Truncate(name, 64), len(v), maxPromptArg)}
+			}
+		}
+		return h(ctx, req)
+	})
+}
+
+// maxPromptArg bounds one prompt argument: prompts are briefs, not data.
+const maxPromptArg = 4096
+
 func (s *Server) addPrompts(srv *mcp.Server) {
-	srv.AddPrompt(&mcp.Prompt{
+	addPrompt(srv, &mcp.Prompt{
 		Name: "financial_review", Title: "Financial review",
 		Description: "Review a company's periods of revenue, costs and investment with financial_analyzer and write findings for management.",
 		Arguments: []*mcp.PromptArgument{
@@ -41,7 +72,8 @@ func (s *Server) addPrompts(srv *mcp.Server) {
 		a := req.Params.Arguments
 		focus := orDefault(a["focus"], analytics.AnalysisGeneral)
 		if !slices.Contains(analytics.AnalysisTypes(), focus) {
-			return nil, fmt.Errorf("focus %q is not one of %s", focus, strings.Join(analytics.AnalysisTypes(), ", "))
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
+				Message: fmt.Sprintf("focus %q is not one of %s", apperr.Truncate(focus, 64), strings.Join(analytics.AnalysisTypes(), ", "))}
 		}
 		period := orDefault(a["period"], "the periods provided")
 		text := fmt.Sprintf(`Prepare a financial review of %s for %s, focused on %s.
@@ -57,7 +89,7 @@ func (s *Server) addPrompts(srv *mcp.Server) {
 		}, nil
 	})
 
-	srv.AddPrompt(&mcp.Prompt{
+	addPrompt(srv, &mcp.Prompt{
 		Name: "sales_forecast_brief", Title: "Sales forecast brief",
 		Description: "Forecast a product's sales with sales_forecaster and brief the sales team on the outlook and its uncertainty.",
 		Arguments: []*mcp.PromptArgument{
@@ -81,7 +113,7 @@ func (s *Server) addPrompts(srv *mcp.Server) {
 		}, nil
 	})
 
-	srv.AddPrompt(&mcp.Prompt{
+	addPrompt(srv, &mcp.Prompt{
 		Name: "customer_segmentation_plan", Title: "Customer segmentation plan",
 		Description: "Segment customers by RFM with customer_segmenter and plan actions per segment for a goal.",
 		Arguments: []*mcp.PromptArgument{

@@ -6,9 +6,11 @@ package mcpserver
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	bizauth "github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/mcpstate"
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
@@ -52,6 +55,8 @@ type Server struct {
 	agents   Agents
 	events   Subscriber
 	logger   *slog.Logger
+	// sealer protects the request state of input-required results.
+	sealer *mcpstate.Sealer
 }
 
 // Deps are what the MCP server is built from. Tasks, Agents and Events may
@@ -63,11 +68,21 @@ type Deps struct {
 	Events   Subscriber
 	Version  string
 	Logger   *slog.Logger
+	// Secret (SECRET_KEY) seals the request state handed to clients in
+	// input-required results; every instance must share it. When empty a
+	// random one is used, which only one instance can verify.
+	Secret []byte
 }
 
 // New builds the MCP server.
 func New(d Deps) *mcp.Server {
-	s := &Server{executor: d.Executor, tasks: d.Tasks, agents: d.Agents, events: d.Events, logger: d.Logger}
+	secret := d.Secret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	s := &Server{executor: d.Executor, tasks: d.Tasks, agents: d.Agents, events: d.Events, logger: d.Logger,
+		sealer: mcpstate.NewSealer(secret)}
 	executor, version, logger := d.Executor, d.Version, d.Logger
 	srv := mcp.NewServer(&mcp.Implementation{Name: "bizmcp", Title: "bizmcp business AI server", Version: version}, &mcp.ServerOptions{
 		Instructions: "Business analysis tools (financial analysis, sales forecasting, RFM customer segmentation, " +
@@ -81,7 +96,8 @@ func New(d Deps) *mcp.Server {
 			Resources: &mcp.ResourceCapabilities{ListChanged: true},
 			Prompts:   &mcp.PromptCapabilities{ListChanged: true},
 		},
-		PageSize: 50,
+		PageSize:     50,
+		SetCacheable: setCacheable,
 	})
 	for _, name := range executor.Registry().Names() {
 		t, _ := executor.Registry().Lookup(name)
@@ -177,4 +193,24 @@ func (s *Server) log(ctx context.Context, ss *mcp.ServerSession, level mcp.Loggi
 func jsonText(v any) (string, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return string(b), err
+}
+
+// catalogueTTL is how long a client may keep the tool, prompt, resource and
+// template lists (SEP-2549). They are fixed for the life of the process; a
+// tool disabled in the meantime stays listed for at most this long, and a
+// call to it is refused at once with a message saying it is disabled.
+const catalogueTTL = 5 * time.Minute
+
+// setCacheable decides the caching hints of cacheable results. The lists are
+// the same for every key, but they are served only to authenticated callers,
+// so they are private: a shared cache in between must not answer for us.
+// Resource contents are live data filtered by key: never cached.
+func setCacheable(_ context.Context, req mcp.Request, c *mcp.Cacheable) {
+	c.CacheScope = "private"
+	switch req.GetParams().(type) {
+	case *mcp.ReadResourceParams:
+		c.TTLMs = 0
+	default:
+		c.TTLMs = int(catalogueTTL / time.Millisecond)
+	}
 }

@@ -1,0 +1,306 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bizmcp/bizmcp/internal/mcphttp"
+	"github.com/bizmcp/bizmcp/internal/testkit"
+)
+
+// alternate sends each request to the next of several instances in turn, as
+// a load balancer without affinity does, and records what it saw.
+type alternate struct {
+	targets  []*url.URL
+	key      string
+	n        atomic.Int64
+	mu       sync.Mutex
+	sessions []string
+	hits     map[string]int
+}
+
+func newAlternate(t *testing.T, key string, servers ...*testkit.Server) *alternate {
+	t.Helper()
+	a := &alternate{key: key, hits: map[string]int{}}
+	for _, s := range servers {
+		u, err := url.Parse(s.URL)
+		require.NoError(t, err)
+		a.targets = append(a.targets, u)
+	}
+	return a
+}
+
+func (a *alternate) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	target := a.targets[int(a.n.Add(1)-1)%len(a.targets)]
+	r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, target.Host
+	r.Header.Set("Authorization", "Bearer "+a.key)
+	a.mu.Lock()
+	a.sessions = append(a.sessions, r.Header.Get("Mcp-Session-Id"))
+	a.hits[target.Host]++
+	a.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// mcpSession connects the Go SDK client to /mcp at the given protocol
+// version ("" for the SDK's newest, 2026-07-28) through rt.
+func mcpSession(t *testing.T, endpoint, version string, opts *mcp.ClientOptions, rt http.RoundTripper) *mcp.ClientSession {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "bizmcp-test", Version: "1.0.0"}, opts)
+	cs, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{
+		Endpoint: endpoint + "/mcp", MaxRetries: -1, HTTPClient: &http.Client{Transport: rt},
+	}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+// bearer adds a key to every request.
+type bearer string
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// answerDomain answers create_task's question for a domain.
+func answerDomain(domain string, asked *atomic.Int64) *mcp.ClientOptions {
+	return &mcp.ClientOptions{ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		asked.Add(1)
+		if domain == "" {
+			return &mcp.ElicitResult{Action: "decline"}, nil
+		}
+		return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"domain": domain}}, nil
+	}}
+}
+
+// A 2026-07-28 client needs no affinity: every request of one client goes to
+// the other of two instances, and it lists, calls, is asked for input (the
+// answer, with its signed state, reaches the other instance) and follows its
+// task to the end.
+func TestMCP2026AcrossInstancesWithoutAffinity(t *testing.T) {
+	t.Parallel()
+	a := testkit.StartServer(t)
+	b := a.StartInstance(t)
+	lb := newAlternate(t, a.AdminKey, a, b)
+	var asked atomic.Int64
+	cs := mcpSession(t, a.URL, "", answerDomain("sales", &asked), lb)
+	require.Equal(t, mcphttp.Stateless, cs.InitializeResult().ProtocolVersion)
+
+	tools, err := cs.ListTools(t.Context(), nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, tools.Tools)
+	require.Equal(t, "private", tools.CacheScope)
+	require.Positive(t, tools.TTLMs)
+
+	var fc struct {
+		Forecasts []struct{ Value float64 } `json:"forecasts"`
+	}
+	structured(t, callTool(t, cs, "sales_forecaster", map[string]any{"series": []float64{10, 12, 14, 16, 18}, "horizon": 2}), &fc)
+	require.InDelta(t, 20, fc.Forecasts[0].Value, 1e-9)
+
+	res := callTool(t, cs, "create_task", map[string]any{
+		"title": "Forecast across instances", "wait": true, "wait_seconds": 60,
+		"input_data": map[string]any{"series": []float64{10, 12, 14, 16, 18}, "horizon": 1},
+	})
+	require.Equal(t, int64(1), asked.Load(), "the client was asked for the domain once")
+	var done struct {
+		Task struct {
+			ID, Status, Domain string
+		} `json:"task"`
+	}
+	structured(t, res, &done)
+	require.Equal(t, "sales", done.Task.Domain)
+	require.Equal(t, "completed", done.Task.Status)
+
+	for i := 0; i < 4; i++ {
+		res = callTool(t, cs, "get_task", map[string]any{"task_id": done.Task.ID})
+		require.False(t, res.IsError, text(res))
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	for _, id := range lb.sessions {
+		require.Empty(t, id, "a 2026-07-28 client carries no session")
+	}
+	require.Len(t, lb.hits, 2)
+	for host, n := range lb.hits {
+		require.GreaterOrEqual(t, n, 4, "instance %s served its share", host)
+	}
+}
+
+func TestMCPCreateTaskAsksForItsDomain(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartServer(t)
+	args := map[string]any{"title": "Which domain?", "input_data": map[string]any{"prompt": "hi"}}
+
+	// A 2025-11-25 session is asked through elicitation (the SDK bridges).
+	var asked atomic.Int64
+	legacy := mcpSession(t, srv.URL, mcphttp.Stateful, answerDomain("general", &asked), bearer(srv.AdminKey))
+	var created struct {
+		Task struct{ Domain string } `json:"task"`
+	}
+	structured(t, callTool(t, legacy, "create_task", args), &created)
+	require.Equal(t, "general", created.Task.Domain)
+	require.Equal(t, int64(1), asked.Load())
+
+	// Declining creates nothing and says so.
+	declining := mcpSession(t, srv.URL, "", answerDomain("", &asked), bearer(srv.AdminKey))
+	res := callTool(t, declining, "create_task", args)
+	require.True(t, res.IsError)
+	require.Contains(t, text(res), "declined")
+
+	// A client that cannot be asked gets the choices in the error.
+	mute := mcpSession(t, srv.URL, "", nil, bearer(srv.AdminKey))
+	res = callTool(t, mute, "create_task", args)
+	require.True(t, res.IsError)
+	require.Contains(t, text(res), "domain is required: one of finance, sales")
+}
+
+// The request state of an input-required result is sealed with the server's
+// secret and bound to the key and the arguments: a changed state, a state
+// moved to other arguments, or one presented by another key is refused.
+func TestMCPRequestStateIsVerified(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartServer(t)
+	manual := &mcp.ClientOptions{
+		MultiRoundTrip:     &mcp.MultiRoundTripOptions{Disabled: true},
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) { return nil, nil },
+	}
+	cs := mcpSession(t, srv.URL, "", manual, bearer(srv.AdminKey))
+	args := map[string]any{"title": "Sealed"}
+	first := callTool(t, cs, "create_task", args)
+	require.True(t, first.NeedsInput(), "an input-required result")
+	require.Contains(t, first.InputRequests, "domain")
+	require.NotEmpty(t, first.RequestState)
+	answer := mcp.InputResponseMap{"domain": &mcp.ElicitResult{Action: "accept", Content: map[string]any{"domain": "finance"}}}
+
+	retry := func(cs *mcp.ClientSession, args map[string]any, state string) *mcp.CallToolResult {
+		res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "create_task", Arguments: args, InputResponses: answer, RequestState: state})
+		require.NoError(t, err)
+		return res
+	}
+	tampered := []byte(first.RequestState)
+	tampered[len(tampered)/3] ^= 1
+	res := retry(cs, args, string(tampered))
+	require.True(t, res.IsError)
+	require.Contains(t, text(res), "requestState refused")
+
+	res = retry(cs, map[string]any{"title": "Other arguments"}, first.RequestState)
+	require.True(t, res.IsError)
+	require.Contains(t, text(res), "other arguments")
+
+	other := mcpSession(t, srv.URL, "", manual, bearer(testkit.CreateKey(t, srv.Env, "other", "read,write")))
+	res = retry(other, args, first.RequestState)
+	require.True(t, res.IsError)
+	require.Contains(t, text(res), "integrity check failed")
+
+	var created struct {
+		Task struct{ Domain string } `json:"task"`
+	}
+	structured(t, retry(cs, args, first.RequestState), &created)
+	require.Equal(t, "finance", created.Task.Domain)
+}
+
+// rawMCP posts one JSON-RPC body to /mcp with the 2026 header and returns the
+// status and body.
+func rawMCP(t *testing.T, srv *testkit.Server, body string, headers ...string) (int, string) {
+	t.Helper()
+	h := append([]string{"Accept", "application/json, text/event-stream", "Mcp-Protocol-Version", mcphttp.Stateless}, headers...)
+	resp, b := srv.Do(t, http.MethodPost, "/mcp", srv.AdminKey, strings.NewReader(body), h...)
+	return resp.StatusCode, string(b)
+}
+
+const meta2026 = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+
+func TestMCP2026Headers(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartServer(t)
+	list := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{` + meta2026 + `}}`
+
+	status, body := rawMCP(t, srv, list, "Mcp-Method", "tools/list")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"ttlMs"`)
+
+	for name, tc := range map[string]struct {
+		body    string
+		headers []string
+		want    string
+	}{
+		"Mcp-Method disagrees with the body": {list, []string{"Mcp-Method", "tools/call"}, "-32020"},
+		"a session id on a 2026 request":     {list, []string{"Mcp-Method", "tools/list", "Mcp-Session-Id", "abc"}, "stateless"},
+		"no Mcp-Method":                      {list, nil, "-32020"},
+		"no _meta":                           {`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`, []string{"Mcp-Method", "tools/list"}, "-32602"},
+		"unknown version":                    {strings.ReplaceAll(list, "2026-07-28", "2099-01-01"), []string{"Mcp-Protocol-Version", "2099-01-01", "Mcp-Method", "tools/list"}, "-32022"},
+		"removed method":                     {`{"jsonrpc":"2.0","id":1,"method":"ping","params":{` + meta2026 + `}}`, []string{"Mcp-Method", "ping"}, "-32601"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, body := rawMCP(t, srv, tc.body, tc.headers...)
+			require.GreaterOrEqual(t, status, 400, body)
+			require.Less(t, status, 500, body)
+			require.Contains(t, body, tc.want)
+		})
+	}
+	status, _ = rawMCP(t, srv, list, "Mcp-Method", "tools/list", "Authorization", "Bearer bmcp_not_a_key")
+	require.Equal(t, http.StatusUnauthorized, status, "every 2026 request is authenticated on its own")
+}
+
+// Issue 8's hostile MCP input: each is a clear error and the session lives on.
+func TestMCPHostileInputKeepsTheSession(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartServer(t)
+	cs := mcpSession(t, srv.URL, mcphttp.Stateful, nil, bearer(srv.AdminKey))
+	ctx := t.Context()
+
+	_, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "bizmcp://tasks/\x00"})
+	require.ErrorContains(t, err, "control character")
+
+	_, err = cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "financial_review", Arguments: map[string]string{"period": "FY2026"}})
+	require.ErrorContains(t, err, "needs the argument(s) company")
+
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+		want string
+	}{
+		{"list_tasks", map[string]any{"limit": 1e300}, "limit must be a whole number from 1 to 200"},
+		{"list_tasks", map[string]any{"limit": 2.5}, "limit must be a whole number"},
+		{"create_task", map[string]any{"title": "x", "domain": "sales", "wait": true, "wait_seconds": 1e300}, "wait_seconds must be a whole number from 1 to 600"},
+		{"create_task", map[string]any{"title": "x", "domain": "sales", "wait_seconds": -1e300}, "wait_seconds"},
+	} {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tc.tool, Arguments: tc.args})
+		if err != nil { // the SDK's schema check may refuse it first
+			require.ErrorContains(t, err, "validating")
+			continue
+		}
+		require.True(t, res.IsError, "%s %v", tc.tool, tc.args)
+		require.Contains(t, text(res), tc.want)
+	}
+
+	// The session is intact.
+	res := callTool(t, cs, "list_tasks", map[string]any{"limit": 5})
+	require.False(t, res.IsError, text(res))
+
+	// One message per request: trailing data is a parse error, not a
+	// silently dropped second message.
+	resp, b := srv.Do(t, http.MethodPost, "/mcp", srv.AdminKey,
+		strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}{"jsonrpc":"2.0","id":2,"method":"tools/list"}`),
+		"Accept", "application/json, text/event-stream", "Mcp-Session-Id", cs.ID(), "Mcp-Protocol-Version", mcphttp.Stateful)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(b))
+	var rpc struct {
+		Error struct{ Code int } `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(b, &rpc))
+	require.Equal(t, -32700, rpc.Error.Code)
+	res = callTool(t, cs, "list_tasks", nil)
+	require.False(t, res.IsError, text(res))
+}
