@@ -39,6 +39,9 @@ func Decode(s string) (*Cursor, error) {
 		return nil, nil
 	}
 	invalid := apperr.E(apperr.Invalid, "cursor %q is not valid: pass the next_cursor value of the previous page unchanged", apperr.Truncate(s, 64))
+	if len(s) > maxCursorLen {
+		return nil, invalid
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, invalid
@@ -55,8 +58,22 @@ func Decode(s string) (*Cursor, error) {
 	if err != nil {
 		return nil, invalid
 	}
+	// A forged cursor can name any instant; one outside the years 1-9999
+	// would reach PostgreSQL as a timestamp it refuses (or one pgx cannot
+	// encode), and no row was created then.
+	if us < minCursorMicros || us > maxCursorMicros {
+		return nil, invalid
+	}
 	return &Cursor{CreatedAt: time.UnixMicro(us).UTC(), ID: u}, nil
 }
+
+// Bounds of a cursor: an encoded one is about 70 characters.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
+
+const maxCursorLen = 128
 
 // Limit validates a requested page size; 0 means DefaultLimit.
 func Limit(n int) (int, error) {
