@@ -66,7 +66,7 @@ if [ -z "$port" ]; then
 fi
 log "bizmcp serving on port $port"
 
-echo "=== MCP conformance suite (scored 2025-11-25 scenarios) against /conformance/mcp ==="
+echo "=== MCP conformance suite (2025-11-25 and 2026-07-28) against /conformance/mcp ==="
 scripts/conformance.sh "http://localhost:$port/conformance/mcp"
 
 echo "=== MCP Inspector CLI $inspector_version against /mcp ==="
@@ -99,4 +99,34 @@ if inspect --method tools/list --header "Authorization: Bearer bmcp_not_a_key" >
 	exit 1
 fi
 echo "tools/list with a bogus key: refused"
+
+echo "=== a 2026-07-28 client (stateless: no initialize, no session) against /mcp ==="
+# Written by hand, as a client of the new revision sends it, so that what is
+# checked is the wire: the version in the header and in _meta, Mcp-Method and
+# Mcp-Name, and no Mcp-Session-Id in any answer.
+rpc2026() { # method name params-json
+	curl -sS -D "$workdir/headers" -X POST "http://localhost:$port/mcp" \
+		-H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' \
+		-H 'Mcp-Protocol-Version: 2026-07-28' -H "Mcp-Method: $1" ${2:+-H "Mcp-Name: $2"} \
+		--data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":$3}"
+	if grep -qi '^mcp-session-id:' "$workdir/headers"; then
+		log "a 2026-07-28 answer carried a session id"
+		exit 1
+	fi
+}
+meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+rpc2026 server/discover "" "{$meta}" >"$workdir/discover.out"
+rpc2026 tools/call sales_forecaster "{\"name\":\"sales_forecaster\",\"arguments\":{\"series\":[10,12,14,16,18],\"horizon\":2},$meta}" >"$workdir/call2026.out"
+node -e '
+const fs = require("fs");
+// An answer is JSON, or an SSE stream whose data lines carry the message.
+const msg = f => { const t = fs.readFileSync(f, "utf8"); const d = t.split("\n").filter(l => l.startsWith("data:")).map(l => l.slice(5)).filter(Boolean);
+  return JSON.parse(d.length ? d[d.length - 1] : t); };
+const disc = msg(process.argv[1]).result, call = msg(process.argv[2]).result;
+if (!disc || !disc.supportedVersions.includes("2026-07-28") || !disc.supportedVersions.includes("2025-11-25")) { console.error("server/discover:", JSON.stringify(disc)); process.exit(1); }
+const f = call && call.structuredContent && call.structuredContent.forecasts;
+if (!f || Math.abs(f[0].value - 20) > 1e-9) { console.error("tools/call (2026):", JSON.stringify(call)); process.exit(1); }
+console.log("server/discover: " + disc.supportedVersions.join(", ") + "; tools/call sales_forecaster (2026): forecasts " + f.map(p => p.value).join(", "));
+' "$workdir/discover.out" "$workdir/call2026.out"
 echo "interop: PASS"
