@@ -64,7 +64,12 @@ func TestHealth(t *testing.T) {
 func TestHomePage(t *testing.T) {
 	t.Parallel()
 	srv := testkit.StartServer(t)
-	resp, b := srv.Do(t, http.MethodGet, "/", "", nil)
+	resp, _ := srv.Do(t, http.MethodGet, "/", "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the default client follows the redirect to sign in")
+	require.Equal(t, "/login", resp.Request.URL.Path)
+	browser := srv.NewFormClient(t)
+	browser.SignIn(t, srv.AdminKey)
+	resp, b := browser.Get(t, "/")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
 	doc, err := goquery.NewDocumentFromReader(strings.NewReader(string(b)))
@@ -73,6 +78,7 @@ func TestHomePage(t *testing.T) {
 	require.Equal(t, "up", strings.TrimSpace(doc.Find(`[data-testid="component-database"] td`).First().Text()))
 
 	resp, b = srv.Do(t, http.MethodGet, "/static/app.css", "", nil)
+	require.NotEmpty(t, resp.Header.Get("ETag"))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(b), "body")
 

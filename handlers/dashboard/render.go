@@ -55,6 +55,13 @@ func (h *Handler) RenderError(c echo.Context, status int, title, detail, request
 		c.Response().Header().Set(hxReswap, "innerHTML")
 		return c.HTMLBlob(status, b)
 	}
+	if _, ok := sessionOf(c); !ok && status != http.StatusServiceUnavailable {
+		// An error before the session was looked up (an unknown path): show
+		// the signed-in layout all the same when the browser has a session.
+		if sess, err := h.lookupSession(c); err == nil {
+			c.SetRequest(c.Request().WithContext(context.WithValue(ctx, sessionKey{}, sess)))
+		}
+	}
 	b, err := renderBytes(ctx, views.ErrorPage(frame(c, title, "", ""), status, title, detail, requestID))
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
@@ -88,6 +89,9 @@ func (h *Handler) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 			target := views.URLLoginNext(next)
+			if websocket.IsWebSocketUpgrade(c.Request()) {
+				return err // a socket cannot follow a redirect: 401
+			}
 			if isHTMX(c) {
 				c.Response().Header().Set(hxRedirect, target)
 				return c.NoContent(http.StatusUnauthorized)

@@ -221,7 +221,9 @@ func (b *Bus) send(ctx context.Context) {
 			b.drop()
 			continue
 		}
-		err := b.publishRemote(ctx, e)
+		// Not ctx: an event taken from the queue when Stop is called still
+		// goes out (within publishTimeout), as the queued ones do in flush.
+		err := b.publishRemote(context.WithoutCancel(ctx), e)
 		if err == nil {
 			if down {
 				b.logger.Info("events reach the other instances again through Redis")

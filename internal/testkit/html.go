@@ -55,28 +55,28 @@ func ByTestID(s interface {
 	return s.Find(`[data-testid="` + id + `"]`)
 }
 
-// Browser is an HTTP client with a cookie jar that does not follow
+// FormClient is an HTTP client with a cookie jar that does not follow
 // redirects: a scripted browser for the dashboard's forms.
-type Browser struct {
+type FormClient struct {
 	srv    *Server
 	Client *http.Client
 }
 
-// NewBrowser returns a browser for srv with no cookies.
-func (s *Server) NewBrowser(t testing.TB) *Browser {
+// NewFormClient returns a client for srv with no cookies.
+func (s *Server) NewFormClient(t testing.TB) *FormClient {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Browser{srv: s, Client: &http.Client{
+	return &FormClient{srv: s, Client: &http.Client{
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
 
 // SignIn signs in with key and fails the test unless it worked.
-func (b *Browser) SignIn(t testing.TB, key string) {
+func (b *FormClient) SignIn(t testing.TB, key string) {
 	t.Helper()
 	resp, body := b.PostForm(t, "/login", url.Values{"api_key": {key}})
 	if resp.StatusCode != http.StatusSeeOther {
@@ -85,20 +85,20 @@ func (b *Browser) SignIn(t testing.TB, key string) {
 }
 
 // Get fetches a page.
-func (b *Browser) Get(t testing.TB, path string, headers ...string) (*http.Response, []byte) {
+func (b *FormClient) Get(t testing.TB, path string, headers ...string) (*http.Response, []byte) {
 	t.Helper()
 	return b.do(t, http.MethodGet, path, nil, headers...)
 }
 
 // PostForm posts a form as the page would (same Origin).
-func (b *Browser) PostForm(t testing.TB, path string, form url.Values, headers ...string) (*http.Response, []byte) {
+func (b *FormClient) PostForm(t testing.TB, path string, form url.Values, headers ...string) (*http.Response, []byte) {
 	t.Helper()
 	h := append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", b.srv.URL}, headers...)
 	return b.do(t, http.MethodPost, path, strings.NewReader(form.Encode()), h...)
 }
 
 // CSRFToken reads the session's CSRF token from a page's form.
-func (b *Browser) CSRFToken(t testing.TB) string {
+func (b *FormClient) CSRFToken(t testing.TB) string {
 	t.Helper()
 	_, body := b.Get(t, "/keys/new")
 	tok, ok := ParseHTML(t, body).Find(`input[name="csrf_token"]`).First().Attr("value")
@@ -108,7 +108,7 @@ func (b *Browser) CSRFToken(t testing.TB) string {
 	return tok
 }
 
-func (b *Browser) do(t testing.TB, method, path string, body *strings.Reader, headers ...string) (*http.Response, []byte) {
+func (b *FormClient) do(t testing.TB, method, path string, body *strings.Reader, headers ...string) (*http.Response, []byte) {
 	t.Helper()
 	var req *http.Request
 	var err error
