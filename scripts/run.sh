@@ -37,9 +37,11 @@ if [ -n "$created" ]; then
 
     $key
 
-  Use it as: curl -H "Authorization: Bearer $key" http://localhost:8080/api/v1/admin/keys
+  Dashboard: open http://localhost:8080 and sign in with it.
+  REST:      curl -H "Authorization: Bearer $key" http://localhost:8080/api/v1/admin/keys
   ================================================================
 
 MSG
 fi
+echo "run.sh: serving the dashboard at http://localhost:8080 (sign in with an admin key; Ctrl-C stops)"
 exec bin/bizmcp serve
