@@ -66,12 +66,14 @@ func (q *Queries) DashboardSessionDeleteByKey(ctx context.Context, apiKeyID uuid
 }
 
 const dashboardSessionDeleteExpired = `-- name: DashboardSessionDeleteExpired :execrows
-DELETE FROM mcp.dashboard_sessions
-WHERE expires_at <= now()
-   OR last_seen_at <= now() - make_interval(secs => $1::double precision)
+DELETE FROM mcp.dashboard_sessions AS s
+WHERE s.expires_at <= now()
+   OR s.last_seen_at <= now() - make_interval(secs => $1::double precision)
+   OR EXISTS (SELECT 1 FROM mcp.api_keys AS k WHERE k.id = s.api_key_id AND (NOT k.is_active OR k.revoked_at IS NOT NULL))
 `
 
-// DashboardSessionDeleteExpired removes sessions no request can use any more.
+// DashboardSessionDeleteExpired removes sessions no request can use any more,
+// also those of revoked keys.
 func (q *Queries) DashboardSessionDeleteExpired(ctx context.Context, idleSeconds float64) (int64, error) {
 	result, err := q.db.Exec(ctx, dashboardSessionDeleteExpired, idleSeconds)
 	if err != nil {

@@ -28,8 +28,10 @@ DELETE FROM mcp.dashboard_sessions WHERE id = $1;
 -- name: DashboardSessionDeleteByKey :exec
 DELETE FROM mcp.dashboard_sessions WHERE api_key_id = $1;
 
--- DashboardSessionDeleteExpired removes sessions no request can use any more.
+-- DashboardSessionDeleteExpired removes sessions no request can use any more,
+-- also those of revoked keys.
 -- name: DashboardSessionDeleteExpired :execrows
-DELETE FROM mcp.dashboard_sessions
-WHERE expires_at <= now()
-   OR last_seen_at <= now() - make_interval(secs => sqlc.arg(idle_seconds)::double precision);
+DELETE FROM mcp.dashboard_sessions AS s
+WHERE s.expires_at <= now()
+   OR s.last_seen_at <= now() - make_interval(secs => sqlc.arg(idle_seconds)::double precision)
+   OR EXISTS (SELECT 1 FROM mcp.api_keys AS k WHERE k.id = s.api_key_id AND (NOT k.is_active OR k.revoked_at IS NOT NULL));

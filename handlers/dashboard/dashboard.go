@@ -8,6 +8,7 @@ package dashboard
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -33,6 +34,7 @@ type SessionService interface {
 	SignIn(ctx context.Context, presented string) (auth.Session, string, error)
 	Lookup(ctx context.Context, token string) (auth.Session, error)
 	SignOut(ctx context.Context, id uuid.UUID) error
+	DeleteExpired(ctx context.Context) (int64, error)
 	Config() auth.SessionConfig
 }
 
@@ -68,6 +70,9 @@ type Handler struct {
 	mw      *web.Middleware
 	fanout  *liveHub
 	catalog *mcpCatalog
+
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
 }
 
 // New returns the dashboard handler; Register mounts its routes, Start and
@@ -78,9 +83,45 @@ func New(deps Deps, mw *web.Middleware) *Handler {
 	return h
 }
 
-// Start begins fanning live events out to connected pages.
-func (h *Handler) Start(ctx context.Context) { h.fanout.Start(ctx) }
+// Start begins fanning live events out to connected pages, and deleting
+// sessions that can no longer be used.
+func (h *Handler) Start(ctx context.Context) {
+	h.fanout.Start(ctx)
+	ctx, h.stopSweep = context.WithCancel(ctx)
+	h.sweepDone = make(chan struct{})
+	go func() {
+		defer close(h.sweepDone)
+		h.sweepSessions(ctx)
+	}()
+}
 
 // Stop closes every live connection with 1012, so pages reconnect (to this
 // instance when it is back, or another).
-func (h *Handler) Stop() { h.fanout.Stop() }
+func (h *Handler) Stop() {
+	h.fanout.Stop()
+	if h.stopSweep != nil {
+		h.stopSweep()
+		<-h.sweepDone
+	}
+}
+
+// sessionSweepEvery is how often ended sessions are deleted. They are
+// refused on lookup whether deleted or not: this only keeps the table small.
+const sessionSweepEvery = time.Hour
+
+func (h *Handler) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(sessionSweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := h.deps.Sessions.DeleteExpired(ctx); err != nil {
+			h.deps.Logger.Warn("could not delete ended dashboard sessions", "err", err)
+		} else if n > 0 {
+			h.deps.Logger.Info("deleted ended dashboard sessions", "count", n)
+		}
+	}
+}
