@@ -114,8 +114,8 @@ esac
 
 # Unscored scenarios bizmcp does not pass yet, by name: the run fails on any
 # other failing scenario, and says so when one of these starts to pass (then
-# remove it here). Empty once the MCP Tasks extension is complete.
-known_failing=${CONFORMANCE_KNOWN_FAILING-"tasks-lifecycle tasks-capability-negotiation tasks-wire-fields tasks-request-state-removal tasks-mrtr-input tasks-request-headers tasks-dispatch-and-envelope tasks-required-task-error tasks-mrtr-composition"}
+# remove it here). None today.
+known_failing=${CONFORMANCE_KNOWN_FAILING-""}
 
 out=${CONFORMANCE_OUTPUT_DIR:-$workdir/results}
 failed=0

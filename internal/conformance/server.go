@@ -23,6 +23,7 @@ import (
 
 	"github.com/bizmcp/bizmcp/internal/mcphttp"
 	"github.com/bizmcp/bizmcp/internal/mcpstate"
+	"github.com/bizmcp/bizmcp/internal/mcptasks"
 )
 
 // ServerName is the implementation name the conformance server reports in
@@ -65,6 +66,9 @@ func NewServer() *mcp.Server {
 		SubscribeHandler:   subscribe,
 		UnsubscribeHandler: unsubscribe,
 		SetCacheable:       setCacheable,
+		// Logging is what a nil Capabilities would give; the tasks
+		// extension must be named explicitly.
+		Capabilities: &mcp.ServerCapabilities{Logging: &mcp.LoggingCapabilities{}, Extensions: mcptasks.Capability()},
 	})
 	// The fixtures run in one process for one suite run: a random key is
 	// all their request state needs.
@@ -72,6 +76,11 @@ func NewServer() *mcp.Server {
 	_, _ = rand.Read(secret)
 	addTools(srv)
 	addStatelessTools(srv, mcpstate.NewSealer(secret))
+	if err := addTaskTools(srv, mcptasks.NewMemory(taskTTL)); err != nil {
+		// Only a programming error (a custom method shadowing a standard
+		// one) gets here.
+		panic(err)
+	}
 	addResources(srv)
 	addPrompts(srv)
 	return srv

@@ -35,6 +35,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/bizmcp/bizmcp/internal/apperr"
 )
 
 // Protocol revisions and the wire names the router reads.
@@ -46,6 +48,7 @@ const (
 
 	headerProtocolVersion = "Mcp-Protocol-Version"
 	headerSessionID       = "Mcp-Session-Id"
+	headerName            = "Mcp-Name"
 	methodDiscover        = "server/discover"
 	methodReadResource    = "resources/read"
 )
@@ -106,8 +109,9 @@ type message struct {
 }
 
 type params struct {
-	Meta map[string]any `json:"_meta"`
-	URI  *string        `json:"uri"`
+	Meta   map[string]any `json:"_meta"`
+	URI    *string        `json:"uri"`
+	TaskID *string        `json:"taskId"`
 }
 
 // ServeHTTP routes the request; see the package documentation.
@@ -166,10 +170,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"protocol version "+Stateless+" is stateless: send no Mcp-Session-Id header (sessions belong to "+Stateful+" and earlier)")
 			return
 		}
+		if err := checkTaskName(r.Header, msg.Method, p.TaskID); err != nil {
+			writeError(w, http.StatusBadRequest, msg.ID, mcp.CodeHeaderMismatch, err.Error())
+			return
+		}
 		h.stateless.ServeHTTP(w, r)
 		return
 	}
 	h.stateful.ServeHTTP(w, r)
+}
+
+// checkTaskName extends the SDK's Mcp-Name check to the methods of the Tasks
+// extension (SEP-2663 routes them by task id): a header that disagrees with
+// params.taskId is refused. A missing header is let through, since the Go
+// SDK's own client sends none for custom methods.
+func checkTaskName(h http.Header, method string, taskID *string) error {
+	switch method {
+	case "tasks/get", "tasks/update", "tasks/cancel":
+	default:
+		return nil
+	}
+	name, ok := h[http.CanonicalHeaderKey(headerName)]
+	if !ok || taskID == nil {
+		return nil
+	}
+	if got := strings.TrimSpace(strings.Join(name, ",")); got != *taskID {
+		return fmt.Errorf("header mismatch: Mcp-Name header value %q does not match params.taskId %q", apperr.Truncate(got, 100), apperr.Truncate(*taskID, 100))
+	}
+	return nil
 }
 
 // frame checks that body is exactly one JSON value (an object, or an array
