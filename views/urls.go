@@ -68,3 +68,33 @@ func withQuery(path string, q url.Values) string {
 
 // URLKeyRow is one key's table row, as a fragment.
 func URLKeyRow(id uuid.UUID) string { return "/keys/" + id.String() + "/row" }
+
+// URLTasksList is the task list with a filter and a page cursor.
+func URLTasksList(f TaskFilter, cursor string) string {
+	q := f.Query()
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	return withQuery(URLTasks, q)
+}
+
+// URLTasksNew is the create-task form.
+const URLTasksNew = "/tasks/new"
+
+// URLTasksCancel cancels the tasks ticked on the list.
+const URLTasksCancel = "/tasks/cancel"
+
+// URLTaskExample is the example input of a domain, for the create form.
+func URLTaskExample() string { return "/tasks/example" }
+
+// URLTask is one task's page.
+func URLTask(id uuid.UUID) string { return "/tasks/" + id.String() }
+
+// URLTaskCancel and URLTaskRetry act on one task.
+func URLTaskCancel(id uuid.UUID) string { return "/tasks/" + id.String() + "/cancel" }
+
+// URLTaskRetry retries a failed or cancelled task.
+func URLTaskRetry(id uuid.UUID) string { return "/tasks/" + id.String() + "/retry" }
+
+// URLAgent is one agent's page.
+func URLAgent(id uuid.UUID) string { return "/agents/" + id.String() }

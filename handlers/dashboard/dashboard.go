@@ -14,10 +14,12 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/bizmcp/bizmcp/handlers/web"
+	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/metrics"
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
 )
 
@@ -38,6 +40,22 @@ type SessionService interface {
 	Config() auth.SessionConfig
 }
 
+// TaskService is what the dashboard needs of the orchestrator.
+type TaskService interface {
+	Create(ctx context.Context, p orchestrator.CreateParams) (orchestrator.Created, error)
+	Get(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
+	List(ctx context.Context, f orchestrator.Filter, cursor string, limit int) (orchestrator.ListPage, error)
+	Cancel(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
+	Retry(ctx context.Context, id uuid.UUID) (orchestrator.Task, error)
+	Timeline(ctx context.Context, id uuid.UUID) ([]orchestrator.Event, error)
+}
+
+// AgentService is what the dashboard needs of the agent registry.
+type AgentService interface {
+	Get(ctx context.Context, id uuid.UUID) (agents.Agent, error)
+	List(ctx context.Context, typ, status, cursor string, limit int) (agents.ListPage, error)
+}
+
 // Deps are the services the dashboard is an adapter over.
 type Deps struct {
 	Logger   *slog.Logger
@@ -45,6 +63,8 @@ type Deps struct {
 	Health   *health.Checker
 	Keys     KeyService
 	Sessions SessionService
+	Tasks    TaskService
+	Agents   AgentService
 	// Events is the live event hub the /ws channel subscribes to.
 	Events *events.Hub
 	// Stopping is closed when the server begins to shut down: live

@@ -11,18 +11,22 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/events"
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/views"
 )
 
 // The live channel's pages: what a connection's "page" parameter may name.
 const (
-	livePageKeys = "keys"
+	livePageKeys  = "keys"
+	livePageTasks = "tasks"
+	livePageTask  = "task"
 )
 
 // Live channel settings.
@@ -46,21 +50,46 @@ const (
 // liveTopic is what one page shows, parsed from its /ws URL.
 type liveTopic struct {
 	page string
-	// state and cursor are the key list's filter and page.
-	state, cursor string
+	// cursor is the list page shown ("" for the first, the only one new
+	// items are added to).
+	cursor string
+	// state is the key list's filter.
+	state string
+	// tasks is the task list's filter, and taskFilter its view.
+	tasks     orchestrator.Filter
+	taskQuery views.TaskFilter
+	// taskID is the task of a task page.
+	taskID uuid.UUID
 }
 
 func parseLiveTopic(q url.Values) (liveTopic, error) {
 	t := liveTopic{page: q.Get("page"), state: q.Get("state"), cursor: q.Get("cursor")}
+	var err error
 	switch t.page {
 	case livePageKeys:
 		if t.state != "" && !slices.Contains(auth.States(), t.state) {
 			return t, apperr.E(apperr.Invalid, "state %q is not a key state", apperr.Truncate(t.state, 32))
 		}
+	case livePageTasks:
+		t.taskQuery, t.tasks, err = parseTaskFilter(q)
+	case livePageTask:
+		if t.taskID, err = uuid.Parse(q.Get("id")); err != nil {
+			err = apperr.E(apperr.Invalid, "id %q is not a task id", apperr.Truncate(q.Get("id"), 40))
+		}
 	default:
-		return t, apperr.E(apperr.Invalid, "page %q has no live view; use page=%s", apperr.Truncate(t.page, 32), livePageKeys)
+		err = apperr.E(apperr.Invalid, "page %q has no live view; use one of %s, %s, %s", apperr.Truncate(t.page, 32), livePageKeys, livePageTasks, livePageTask)
 	}
-	return t, nil
+	return t, err
+}
+
+// showsNewTask reports whether a new task belongs at the top of a task list
+// page with this topic.
+func (t liveTopic) showsNewTask(task orchestrator.Task) bool {
+	f := t.tasks
+	return t.page == livePageTasks && t.cursor == "" &&
+		(f.Status == "" || f.Status == task.Status) && (f.Domain == "" || f.Domain == task.Domain) &&
+		(f.Priority == "" || f.Priority == task.Priority) &&
+		(f.AgentID == nil || (task.AgentID != nil && *f.AgentID == *task.AgentID))
 }
 
 // liveConn is one connected page.
@@ -148,7 +177,12 @@ func (l *liveHub) closeAll(code int) {
 func (l *liveHub) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		sub := l.h.deps.Events.Subscribe(liveHubBuffer, func(e events.Event) bool {
-			return e.Type == events.KeyCreated || e.Type == events.KeyRevoked
+			switch e.Type {
+			case events.KeyCreated, events.KeyRevoked, events.TaskCreated, events.TaskAssigned,
+				events.TaskProgress, events.TaskCompleted, events.TaskFailed, events.TaskCancelled:
+				return true
+			}
+			return false
 		})
 		l.consume(ctx, sub)
 		sub.Close()
@@ -189,47 +223,88 @@ func (l *liveHub) remove(lc *liveConn) {
 }
 
 // dispatch renders what an event changes on each kind of page, once, and
-// queues the bytes on every connection showing it.
+// queues the bytes on every connection showing it. Rendering happens outside
+// the lock (a task page's timeline is read from the database), on a copy of
+// the connection set.
 func (l *liveHub) dispatch(ctx context.Context, e events.Event) {
-	var key auth.Key
-	if err := json.Unmarshal(e.Data, &key); err != nil {
-		l.h.deps.Logger.Warn("ignoring a key event without a key", "type", e.Type, "err", err)
+	l.mu.Lock()
+	conns := make([]*liveConn, 0, len(l.conns))
+	for lc := range l.conns {
+		conns = append(conns, lc)
+	}
+	l.mu.Unlock()
+	if len(conns) == 0 {
 		return
 	}
 	rendered := map[string][]byte{}
-	fragment := func(name string, c templ.Component) []byte {
+	fragment := func(name string, render func() (templ.Component, error)) []byte {
 		if b, ok := rendered[name]; ok {
 			return b
 		}
-		b, err := renderBytes(ctx, c)
+		var b []byte
+		c, err := render()
+		if err == nil {
+			b, err = renderBytes(ctx, c)
+		}
 		if err != nil {
-			l.h.deps.Logger.Error("could not render a live fragment", "fragment", name, "err", err)
+			l.h.deps.Logger.Warn("could not render a live fragment", "fragment", name, "err", err)
 		}
 		rendered[name] = b
 		return b
 	}
 	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for lc := range l.conns {
-		if e.Type == events.KeyRevoked && lc.session.KeyID == key.ID {
-			lc.close(closeSessionOver)
-			continue
-		}
-		if lc.topic.page != livePageKeys {
-			continue
-		}
-		var msgs [][]byte
-		switch {
-		case e.Type == events.KeyCreated && lc.topic.cursor == "" && (lc.topic.state == "" || lc.topic.state == key.State()):
-			msgs = [][]byte{fragment("key-remove", views.KeyRemove(key)), fragment("key-insert", views.KeyInsert(key, now))}
-		case e.Type == events.KeyRevoked:
-			msgs = [][]byte{fragment("key-update", views.KeyUpdate(key, now))}
-		}
+	send := func(lc *liveConn, msgs ...[]byte) {
 		for _, b := range msgs {
 			if len(b) > 0 && !lc.offer(b) {
 				l.h.deps.Metrics.LiveDropped.Inc()
-				break
+				return
+			}
+		}
+	}
+	switch e.Type {
+	case events.KeyCreated, events.KeyRevoked:
+		var key auth.Key
+		if err := json.Unmarshal(e.Data, &key); err != nil {
+			l.h.deps.Logger.Warn("ignoring a key event without a key", "type", e.Type, "err", err)
+			return
+		}
+		for _, lc := range conns {
+			switch {
+			case e.Type == events.KeyRevoked && lc.session.KeyID == key.ID:
+				lc.close(closeSessionOver)
+			case lc.topic.page != livePageKeys:
+			case e.Type == events.KeyCreated && lc.topic.cursor == "" && (lc.topic.state == "" || lc.topic.state == key.State()):
+				send(lc, fragment("key-remove", func() (templ.Component, error) { return views.KeyRemove(key), nil }),
+					fragment("key-insert", func() (templ.Component, error) { return views.KeyInsert(key, now), nil }))
+			case e.Type == events.KeyRevoked:
+				send(lc, fragment("key-update", func() (templ.Component, error) { return views.KeyUpdate(key, now), nil }))
+			}
+		}
+	default: // task events
+		var task orchestrator.Task
+		if err := json.Unmarshal(e.Data, &task); err != nil || task.ID == uuid.Nil {
+			l.h.deps.Logger.Warn("ignoring a task event without a task", "type", e.Type, "err", err)
+			return
+		}
+		for _, lc := range conns {
+			switch lc.topic.page {
+			case livePageTasks:
+				if e.Type == events.TaskCreated {
+					if lc.topic.showsNewTask(task) {
+						send(lc, fragment("task-remove", func() (templ.Component, error) { return views.TaskRemove(task), nil }),
+							fragment("task-insert", func() (templ.Component, error) { return views.TaskInsert(task, now), nil }))
+					}
+					continue
+				}
+				send(lc, fragment("task-update", func() (templ.Component, error) { return views.TaskUpdate(task, now), nil }))
+			case livePageTask:
+				if lc.topic.taskID != task.ID {
+					continue
+				}
+				send(lc, fragment("task-live", func() (templ.Component, error) {
+					live, err := l.h.taskLive(ctx, task.ID)
+					return views.TaskLiveSnapshot(live), err
+				}))
 			}
 		}
 	}
@@ -245,6 +320,18 @@ func (h *Handler) snapshot(ctx context.Context, t liveTopic) ([]byte, error) {
 			return nil, err
 		}
 		return renderBytes(ctx, views.KeyRowsSnapshot(page.Items, time.Now()))
+	case livePageTasks:
+		page, err := h.deps.Tasks.List(ctx, t.tasks, t.cursor, tasksPageSize)
+		if err != nil {
+			return nil, err
+		}
+		return renderBytes(ctx, views.TaskRowsSnapshot(page.Items, time.Now()))
+	case livePageTask:
+		live, err := h.taskLive(ctx, t.taskID)
+		if err != nil {
+			return nil, err
+		}
+		return renderBytes(ctx, views.TaskLiveSnapshot(live))
 	}
 	return nil, nil
 }

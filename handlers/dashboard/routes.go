@@ -23,9 +23,6 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET(views.URLAgents, h.placeholder("Agents", views.URLAgents,
 		"The agents page will list every agent with its type and live status, create, pause, resume and delete agents, and show each agent's current task, counters, recent tasks and messages.",
 		"GET /api/v1/admin/agents, or the list_agents MCP tool."), session)
-	e.GET(views.URLTasks, h.placeholder("Tasks", views.URLTasks,
-		"The tasks page will list tasks with filters kept in the URL, create tasks with an example input per domain, and show each task's live progress, timeline and output, with cancel and retry.",
-		"GET and POST /api/v1/resources/tasks, or the create_task and get_task MCP tools."), session)
 	e.GET(views.URLTools, h.placeholder("Tools", views.URLTools,
 		"The tools page will show the catalogue, a run form generated from each tool's input schema, and the execution history with timings.",
 		"GET /api/v1/tools and POST /api/v1/tools/execute, or any MCP client (see Connect)."), session)
@@ -37,6 +34,15 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/keys/:id/revoke", h.keyRevokeConfirm, session)
 	e.POST("/keys/:id/revoke", h.keyRevoke, session, csrf)
 	e.GET(views.URLConnect, h.connectPage, session)
+
+	e.GET(views.URLTasks, h.tasksList, session)
+	e.GET(views.URLTasksNew, h.taskNew, session)
+	e.GET(views.URLTaskExample(), h.taskExample, session)
+	e.POST(views.URLTasks, h.taskCreate, session, csrf)
+	e.POST(views.URLTasksCancel, h.tasksCancel, session, csrf)
+	e.GET("/tasks/:id", h.taskDetail, session)
+	e.POST("/tasks/:id/cancel", h.taskAction(TaskService.Cancel), session, csrf)
+	e.POST("/tasks/:id/retry", h.taskAction(TaskService.Retry), session, csrf)
 
 	// The live channel: Origin first (403 before any upgrade), then the
 	// session.

@@ -155,7 +155,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Events: hub.Hub(), Stopping: ctx.Done(),
 		},
 		Dashboard: dashboard.Deps{
-			Health: checker, Keys: keys, Sessions: sessions, Events: hub.Hub(), Stopping: ctx.Done(),
+			Health: checker, Keys: keys, Sessions: sessions, Tasks: tasks, Agents: agentService,
+			Events: hub.Hub(), Stopping: ctx.Done(),
 			MCP: mcpServer, Limiter: limiter,
 			LoginRateLimitPerMinute: cfg.LoginRateLimitPerMinute, PublicURL: cfg.PublicURL,
 			DefaultRateLimit: cfg.RateLimitPerMinute,
