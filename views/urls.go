@@ -98,3 +98,23 @@ func URLTaskRetry(id uuid.UUID) string { return "/tasks/" + id.String() + "/retr
 
 // URLAgent is one agent's page.
 func URLAgent(id uuid.UUID) string { return "/agents/" + id.String() }
+
+// URLAgentsList is the agent list with filters and a cursor.
+func URLAgentsList(typ, status, cursor string) string {
+	q := url.Values{}
+	for k, v := range map[string]string{"type": typ, "status": status, "cursor": cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return withQuery(URLAgents, q)
+}
+
+// URLAgentCapabilities is the create form's capability boxes for a type.
+const URLAgentCapabilities = "/agents/capabilities"
+
+// URLAgentStatus pauses or resumes an agent (POST status=paused|idle).
+func URLAgentStatus(id uuid.UUID) string { return "/agents/" + id.String() + "/status" }
+
+// URLAgentDelete deletes an agent.
+func URLAgentDelete(id uuid.UUID) string { return "/agents/" + id.String() + "/delete" }

@@ -52,8 +52,16 @@ type TaskService interface {
 
 // AgentService is what the dashboard needs of the agent registry.
 type AgentService interface {
+	Create(ctx context.Context, p agents.CreateParams) (agents.Agent, error)
 	Get(ctx context.Context, id uuid.UUID) (agents.Agent, error)
 	List(ctx context.Context, typ, status, cursor string, limit int) (agents.ListPage, error)
+	Update(ctx context.Context, id uuid.UUID, p agents.UpdateParams) (agents.Agent, error)
+	Delete(ctx context.Context, id uuid.UUID) error
+}
+
+// MessageService lists an agent's messages.
+type MessageService interface {
+	Messages(ctx context.Context, agentID uuid.UUID, cursor string, limit int) (orchestrator.MessagePage, error)
 }
 
 // Deps are the services the dashboard is an adapter over.
@@ -65,6 +73,7 @@ type Deps struct {
 	Sessions SessionService
 	Tasks    TaskService
 	Agents   AgentService
+	Messages MessageService
 	// Events is the live event hub the /ws channel subscribes to.
 	Events *events.Hub
 	// Stopping is closed when the server begins to shut down: live

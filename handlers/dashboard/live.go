@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
+	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/events"
@@ -27,6 +28,11 @@ const (
 	livePageKeys  = "keys"
 	livePageTasks = "tasks"
 	livePageTask  = "task"
+	// livePageAgents is every page that shows agent cards (the list, an
+	// agent's page, the overview): each card changes in place by its id.
+	livePageAgents = "agents"
+	// livePageOverview shows agent cards and the most recent tasks.
+	livePageOverview = "overview"
 )
 
 // Live channel settings.
@@ -60,10 +66,12 @@ type liveTopic struct {
 	taskQuery views.TaskFilter
 	// taskID is the task of a task page.
 	taskID uuid.UUID
+	// agentType and agentStatus are the agent list's filter.
+	agentType, agentStatus string
 }
 
 func parseLiveTopic(q url.Values) (liveTopic, error) {
-	t := liveTopic{page: q.Get("page"), state: q.Get("state"), cursor: q.Get("cursor")}
+	t := liveTopic{page: q.Get("page"), state: q.Get("state"), cursor: q.Get("cursor"), agentType: q.Get("type"), agentStatus: q.Get("status")}
 	var err error
 	switch t.page {
 	case livePageKeys:
@@ -72,6 +80,11 @@ func parseLiveTopic(q url.Values) (liveTopic, error) {
 		}
 	case livePageTasks:
 		t.taskQuery, t.tasks, err = parseTaskFilter(q)
+	case livePageAgents:
+		if t.agentType != "" && !slices.Contains(agents.Types(), t.agentType) || t.agentStatus != "" && !slices.Contains(agents.Statuses(), t.agentStatus) {
+			err = apperr.E(apperr.Invalid, "the agent filter is not valid")
+		}
+	case livePageOverview:
 	case livePageTask:
 		if t.taskID, err = uuid.Parse(q.Get("id")); err != nil {
 			err = apperr.E(apperr.Invalid, "id %q is not a task id", apperr.Truncate(q.Get("id"), 40))
@@ -178,7 +191,7 @@ func (l *liveHub) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		sub := l.h.deps.Events.Subscribe(liveHubBuffer, func(e events.Event) bool {
 			switch e.Type {
-			case events.KeyCreated, events.KeyRevoked, events.TaskCreated, events.TaskAssigned,
+			case events.KeyCreated, events.KeyRevoked, events.AgentStatus, events.TaskCreated, events.TaskAssigned,
 				events.TaskProgress, events.TaskCompleted, events.TaskFailed, events.TaskCancelled:
 				return true
 			}
@@ -280,6 +293,17 @@ func (l *liveHub) dispatch(ctx context.Context, e events.Event) {
 				send(lc, fragment("key-update", func() (templ.Component, error) { return views.KeyUpdate(key, now), nil }))
 			}
 		}
+	case events.AgentStatus:
+		var agent agents.Agent
+		if err := json.Unmarshal(e.Data, &agent); err != nil || agent.ID == uuid.Nil {
+			l.h.deps.Logger.Warn("ignoring an agent event without an agent", "err", err)
+			return
+		}
+		for _, lc := range conns {
+			if lc.topic.page == livePageAgents || lc.topic.page == livePageOverview {
+				send(lc, fragment("agent-update", func() (templ.Component, error) { return views.AgentUpdate(agent, now), nil }))
+			}
+		}
 	default: // task events
 		var task orchestrator.Task
 		if err := json.Unmarshal(e.Data, &task); err != nil || task.ID == uuid.Nil {
@@ -288,9 +312,9 @@ func (l *liveHub) dispatch(ctx context.Context, e events.Event) {
 		}
 		for _, lc := range conns {
 			switch lc.topic.page {
-			case livePageTasks:
+			case livePageTasks, livePageOverview:
 				if e.Type == events.TaskCreated {
-					if lc.topic.showsNewTask(task) {
+					if lc.topic.page == livePageOverview || lc.topic.showsNewTask(task) {
 						send(lc, fragment("task-remove", func() (templ.Component, error) { return views.TaskRemove(task), nil }),
 							fragment("task-insert", func() (templ.Component, error) { return views.TaskInsert(task, now), nil }))
 					}
@@ -326,6 +350,22 @@ func (h *Handler) snapshot(ctx context.Context, t liveTopic) ([]byte, error) {
 			return nil, err
 		}
 		return renderBytes(ctx, views.TaskRowsSnapshot(page.Items, time.Now()))
+	case livePageOverview:
+		tasks, err := h.deps.Tasks.List(ctx, orchestrator.Filter{}, "", overviewRecentTasks)
+		if err != nil {
+			return nil, err
+		}
+		agentPage, err := h.deps.Agents.List(ctx, "", "", "", agentsPageSize)
+		if err != nil {
+			return nil, err
+		}
+		return renderBytes(ctx, views.OverviewSnapshot(agentPage.Items, tasks.Items, time.Now()))
+	case livePageAgents:
+		agentPage, err := h.deps.Agents.List(ctx, t.agentType, t.agentStatus, t.cursor, agentsPageSize)
+		if err != nil {
+			return nil, err
+		}
+		return renderBytes(ctx, views.AgentGridSnapshot(agentPage.Items, time.Now()))
 	case livePageTask:
 		live, err := h.taskLive(ctx, t.taskID)
 		if err != nil {

@@ -5,9 +5,12 @@ import (
 	"context"
 	"net/http"
 
+	"time"
+
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/views"
 )
 
@@ -82,9 +85,23 @@ func (h *Handler) endpoint(c echo.Context) string {
 	return connectEndpoint(scheme + "://" + c.Request().Host)
 }
 
+// overviewRecentTasks is how many tasks the overview lists.
+const overviewRecentTasks = 10
+
 func (h *Handler) overview(c echo.Context) error {
-	report := h.deps.Health.Check(c.Request().Context())
-	return h.render(c, http.StatusOK, views.Overview(frame(c, "Overview", views.URLOverview, ""), report))
+	ctx := c.Request().Context()
+	agentPage, err := h.deps.Agents.List(ctx, "", "", "", agentsPageSize)
+	if err != nil {
+		return err
+	}
+	tasks, err := h.deps.Tasks.List(ctx, orchestrator.Filter{}, "", overviewRecentTasks)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.Overview(views.OverviewPage{
+		Frame:  frame(c, "Overview", views.URLOverview, views.URLLiveFor(livePageOverview, nil)),
+		Health: h.deps.Health.Check(ctx), Agents: agentPage.Items, Tasks: tasks.Items, Now: time.Now(),
+	}))
 }
 
 // placeholder serves a section part 2 of the dashboard fills in.

@@ -20,9 +20,6 @@ func (h *Handler) Register(e *echo.Echo) {
 	session, csrf := h.requireSession, h.verifyCSRF
 	e.POST(views.URLLogout, h.logout, session, csrf)
 	e.GET(views.URLOverview, h.overview, session)
-	e.GET(views.URLAgents, h.placeholder("Agents", views.URLAgents,
-		"The agents page will list every agent with its type and live status, create, pause, resume and delete agents, and show each agent's current task, counters, recent tasks and messages.",
-		"GET /api/v1/admin/agents, or the list_agents MCP tool."), session)
 	e.GET(views.URLTools, h.placeholder("Tools", views.URLTools,
 		"The tools page will show the catalogue, a run form generated from each tool's input schema, and the execution history with timings.",
 		"GET /api/v1/tools and POST /api/v1/tools/execute, or any MCP client (see Connect)."), session)
@@ -34,6 +31,13 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/keys/:id/revoke", h.keyRevokeConfirm, session)
 	e.POST("/keys/:id/revoke", h.keyRevoke, session, csrf)
 	e.GET(views.URLConnect, h.connectPage, session)
+
+	e.GET(views.URLAgents, h.agentsList, session)
+	e.GET(views.URLAgentCapabilities, h.agentCapabilities, session)
+	e.POST(views.URLAgents, h.agentCreate, session, csrf)
+	e.GET("/agents/:id", h.agentDetail, session)
+	e.POST("/agents/:id/status", h.agentStatus, session, csrf)
+	e.POST("/agents/:id/delete", h.agentDelete, session, csrf)
 
 	e.GET(views.URLTasks, h.tasksList, session)
 	e.GET(views.URLTasksNew, h.taskNew, session)

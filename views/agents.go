@@ -1,0 +1,80 @@
+package views
+
+import (
+	"time"
+
+	"github.com/bizmcp/bizmcp/internal/agents"
+	"github.com/bizmcp/bizmcp/internal/health"
+	"github.com/bizmcp/bizmcp/internal/orchestrator"
+)
+
+// OverviewPage is the dashboard's home.
+type OverviewPage struct {
+	Frame
+	Health health.Report
+	Agents []agents.Agent
+	Tasks  []orchestrator.Task
+	Now    time.Time
+}
+
+// AgentsPage is the agent list.
+type AgentsPage struct {
+	Frame
+	Agents         []agents.Agent
+	Type, Status   string
+	NextURL        string
+	OnFirst        bool
+	Now            time.Time
+	Form           AgentForm
+	ShowCreateForm bool
+}
+
+// AgentForm is the create-agent form.
+type AgentForm struct {
+	Name, Type, Description string
+	Capabilities            []string
+	Errors                  FieldErrors
+	FormError               string
+}
+
+// AgentDetailPage is one agent.
+type AgentDetailPage struct {
+	Frame
+	Agent       agents.Agent
+	CurrentTask *orchestrator.Task
+	Tasks       []orchestrator.Task
+	TasksNext   string
+	Messages    []orchestrator.Message
+	Now         time.Time
+}
+
+// AgentTypes lists the agent types.
+func AgentTypes() []string { return agents.Types() }
+
+// AgentStatuses lists the agent statuses.
+func AgentStatuses() []string { return agents.Statuses() }
+
+// AgentCapabilities lists the capabilities valid for a type (its tools).
+func AgentCapabilities(typ string) []string { return agents.DefaultCapabilities(typ) }
+
+func agentCardID(a agents.Agent) string { return "agent-" + a.ID.String() }
+
+func hasString(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
