@@ -118,3 +118,6 @@ func URLAgentStatus(id uuid.UUID) string { return "/agents/" + id.String() + "/s
 
 // URLAgentDelete deletes an agent.
 func URLAgentDelete(id uuid.UUID) string { return "/agents/" + id.String() + "/delete" }
+
+// URLTool is one tool's run form.
+func URLTool(name string) string { return "/tools/" + url.PathEscape(name) }

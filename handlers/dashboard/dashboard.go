@@ -21,6 +21,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/metrics"
 	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
+	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
 // KeyService is what the dashboard needs of API keys.
@@ -59,6 +60,13 @@ type AgentService interface {
 	Delete(ctx context.Context, id uuid.UUID) error
 }
 
+// ToolService is what the dashboard needs of the tools.
+type ToolService interface {
+	Registry() *tools.Registry
+	Execute(ctx context.Context, req tools.Request) (tools.Execution, error)
+	ListExecutions(ctx context.Context, viewer auth.Principal, f tools.ExecutionFilter, cursor string, limit int) (tools.ExecutionPage, error)
+}
+
 // MessageService lists an agent's messages.
 type MessageService interface {
 	Messages(ctx context.Context, agentID uuid.UUID, cursor string, limit int) (orchestrator.MessagePage, error)
@@ -74,6 +82,7 @@ type Deps struct {
 	Tasks    TaskService
 	Agents   AgentService
 	Messages MessageService
+	Tools    ToolService
 	// Events is the live event hub the /ws channel subscribes to.
 	Events *events.Hub
 	// Stopping is closed when the server begins to shut down: live

@@ -103,10 +103,3 @@ func (h *Handler) overview(c echo.Context) error {
 		Health: h.deps.Health.Check(ctx), Agents: agentPage.Items, Tasks: tasks.Items, Now: time.Now(),
 	}))
 }
-
-// placeholder serves a section part 2 of the dashboard fills in.
-func (h *Handler) placeholder(title, nav, what, meanwhile string) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		return h.render(c, http.StatusOK, views.Placeholder(frame(c, title, nav, ""), title, what, meanwhile))
-	}
-}

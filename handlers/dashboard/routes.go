@@ -20,9 +20,6 @@ func (h *Handler) Register(e *echo.Echo) {
 	session, csrf := h.requireSession, h.verifyCSRF
 	e.POST(views.URLLogout, h.logout, session, csrf)
 	e.GET(views.URLOverview, h.overview, session)
-	e.GET(views.URLTools, h.placeholder("Tools", views.URLTools,
-		"The tools page will show the catalogue, a run form generated from each tool's input schema, and the execution history with timings.",
-		"GET /api/v1/tools and POST /api/v1/tools/execute, or any MCP client (see Connect)."), session)
 
 	e.GET(views.URLKeys, h.keysList, session)
 	e.GET(views.URLKeysNew, h.keyNew, session)
@@ -31,6 +28,10 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/keys/:id/revoke", h.keyRevokeConfirm, session)
 	e.POST("/keys/:id/revoke", h.keyRevoke, session, csrf)
 	e.GET(views.URLConnect, h.connectPage, session)
+
+	e.GET(views.URLTools, h.toolsList, session)
+	e.GET("/tools/:name", h.toolForm, session)
+	e.POST("/tools/:name", h.toolRun, session, csrf)
 
 	e.GET(views.URLAgents, h.agentsList, session)
 	e.GET(views.URLAgentCapabilities, h.agentCapabilities, session)

@@ -155,7 +155,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Events: hub.Hub(), Stopping: ctx.Done(),
 		},
 		Dashboard: dashboard.Deps{
-			Health: checker, Keys: keys, Sessions: sessions, Tasks: tasks, Agents: agentService, Messages: tasks,
+			Health: checker, Keys: keys, Sessions: sessions, Tasks: tasks, Agents: agentService, Messages: tasks, Tools: executor,
 			Events: hub.Hub(), Stopping: ctx.Done(),
 			MCP: mcpServer, Limiter: limiter,
 			LoginRateLimitPerMinute: cfg.LoginRateLimitPerMinute, PublicURL: cfg.PublicURL,
