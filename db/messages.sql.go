@@ -152,6 +152,59 @@ func (q *Queries) MessageList(ctx context.Context, arg MessageListParams) ([]Mes
 	return items, nil
 }
 
+const messageListAll = `-- name: MessageListAll :many
+SELECT id, sender_id, recipient_id, type, correlation_id, task_id, payload, created_at, delivered_at FROM agents.messages
+WHERE ($1::text IS NULL OR type = $1::text)
+  AND ($2::timestamptz IS NULL
+       OR (created_at, id) < ($2::timestamptz, $3::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $4
+`
+
+type MessageListAllParams struct {
+	Type            *string
+	CursorCreatedAt *time.Time
+	CursorID        *uuid.UUID
+	MaxRows         int32
+}
+
+// MessageListAll pages every agent's messages, newest first, optionally of
+// one type.
+func (q *Queries) MessageListAll(ctx context.Context, arg MessageListAllParams) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListAll,
+		arg.Type,
+		arg.CursorCreatedAt,
+		arg.CursorID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.SenderID,
+			&i.RecipientID,
+			&i.Type,
+			&i.CorrelationID,
+			&i.TaskID,
+			&i.Payload,
+			&i.CreatedAt,
+			&i.DeliveredAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageListByTask = `-- name: MessageListByTask :many
 SELECT id, sender_id, recipient_id, type, correlation_id, task_id, payload, created_at, delivered_at FROM agents.messages WHERE task_id = $1 ORDER BY created_at, id
 `

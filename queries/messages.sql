@@ -22,3 +22,13 @@ LIMIT sqlc.arg(max_rows);
 
 -- name: MessageListByTask :many
 SELECT * FROM agents.messages WHERE task_id = $1 ORDER BY created_at, id;
+
+-- MessageListAll pages every agent's messages, newest first, optionally of
+-- one type.
+-- name: MessageListAll :many
+SELECT * FROM agents.messages
+WHERE (sqlc.narg(type)::text IS NULL OR type = sqlc.narg(type)::text)
+  AND (sqlc.narg(cursor_created_at)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT sqlc.arg(max_rows);

@@ -41,6 +41,7 @@ func navItems() []navItem {
 		{URLAgents, "Agents"},
 		{URLTasks, "Tasks"},
 		{URLTools, "Tools"},
+		{URLMessages, "Messages"},
 		{URLKeys, "API keys"},
 		{URLConnect, "Connect"},
 	}

@@ -19,6 +19,7 @@ const (
 	URLAgents   = "/agents"
 	URLTasks    = "/tasks"
 	URLTools    = "/tools"
+	URLMessages = "/messages"
 	URLLive     = "/ws"
 )
 

@@ -67,9 +67,10 @@ type ToolService interface {
 	ListExecutions(ctx context.Context, viewer auth.Principal, f tools.ExecutionFilter, cursor string, limit int) (tools.ExecutionPage, error)
 }
 
-// MessageService lists an agent's messages.
+// MessageService lists inter-agent messages.
 type MessageService interface {
 	Messages(ctx context.Context, agentID uuid.UUID, cursor string, limit int) (orchestrator.MessagePage, error)
+	AllMessages(ctx context.Context, typ, cursor string, limit int) (orchestrator.MessagePage, error)
 }
 
 // Deps are the services the dashboard is an adapter over.

@@ -33,6 +33,8 @@ const (
 	livePageAgents = "agents"
 	// livePageOverview shows agent cards and the most recent tasks.
 	livePageOverview = "overview"
+	// livePageMessages is the messages list (type filter, cursor).
+	livePageMessages = "messages"
 )
 
 // Live channel settings.
@@ -68,6 +70,8 @@ type liveTopic struct {
 	taskID uuid.UUID
 	// agentType and agentStatus are the agent list's filter.
 	agentType, agentStatus string
+	// msgType is the messages list's filter.
+	msgType string
 }
 
 func parseLiveTopic(q url.Values) (liveTopic, error) {
@@ -85,6 +89,10 @@ func parseLiveTopic(q url.Values) (liveTopic, error) {
 			err = apperr.E(apperr.Invalid, "the agent filter is not valid")
 		}
 	case livePageOverview:
+	case livePageMessages:
+		if t.msgType = q.Get("type"); t.msgType != "" && !slices.Contains(orchestrator.MessageTypes(), t.msgType) {
+			err = apperr.E(apperr.Invalid, "type %q is not a message type", apperr.Truncate(t.msgType, 32))
+		}
 	case livePageTask:
 		if t.taskID, err = uuid.Parse(q.Get("id")); err != nil {
 			err = apperr.E(apperr.Invalid, "id %q is not a task id", apperr.Truncate(q.Get("id"), 40))
@@ -191,7 +199,7 @@ func (l *liveHub) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		sub := l.h.deps.Events.Subscribe(liveHubBuffer, func(e events.Event) bool {
 			switch e.Type {
-			case events.KeyCreated, events.KeyRevoked, events.AgentStatus, events.TaskCreated, events.TaskAssigned,
+			case events.KeyCreated, events.KeyRevoked, events.AgentStatus, events.MessageSent, events.TaskCreated, events.TaskAssigned,
 				events.TaskProgress, events.TaskCompleted, events.TaskFailed, events.TaskCancelled:
 				return true
 			}
@@ -304,6 +312,20 @@ func (l *liveHub) dispatch(ctx context.Context, e events.Event) {
 				send(lc, fragment("agent-update", func() (templ.Component, error) { return views.AgentUpdate(agent, now), nil }))
 			}
 		}
+	case events.MessageSent:
+		var m orchestrator.Message
+		if err := json.Unmarshal(e.Data, &m); err != nil || m.ID == uuid.Nil {
+			l.h.deps.Logger.Warn("ignoring a message event without a message", "err", err)
+			return
+		}
+		for _, lc := range conns {
+			if lc.topic.page == livePageMessages && lc.topic.cursor == "" && (lc.topic.msgType == "" || lc.topic.msgType == m.Type) {
+				send(lc, fragment("message-insert", func() (templ.Component, error) {
+					names, err := l.h.agentNames(ctx)
+					return views.MessageInsert(m, names, now), err
+				}))
+			}
+		}
 	default: // task events
 		var task orchestrator.Task
 		if err := json.Unmarshal(e.Data, &task); err != nil || task.ID == uuid.Nil {
@@ -366,6 +388,16 @@ func (h *Handler) snapshot(ctx context.Context, t liveTopic) ([]byte, error) {
 			return nil, err
 		}
 		return renderBytes(ctx, views.AgentGridSnapshot(agentPage.Items, time.Now()))
+	case livePageMessages:
+		page, err := h.deps.Messages.AllMessages(ctx, t.msgType, t.cursor, messagesPageSize)
+		if err != nil {
+			return nil, err
+		}
+		names, err := h.agentNames(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return renderBytes(ctx, views.MessageRows(page.Items, names, time.Now(), templ.Attributes{"hx-swap-oob": "outerHTML"}))
 	case livePageTask:
 		live, err := h.taskLive(ctx, t.taskID)
 		if err != nil {

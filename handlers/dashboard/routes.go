@@ -29,6 +29,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.POST("/keys/:id/revoke", h.keyRevoke, session, csrf)
 	e.GET(views.URLConnect, h.connectPage, session)
 
+	e.GET(views.URLMessages, h.messagesList, session)
 	e.GET(views.URLTools, h.toolsList, session)
 	e.GET("/tools/:name", h.toolForm, session)
 	e.POST("/tools/:name", h.toolRun, session, csrf)
