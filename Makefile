@@ -10,6 +10,8 @@ DEV_PG_PORT ?= 55432
 DEV_REDIS_PORT ?= 56379
 GOTESTFLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
+FUZZTIME ?= 10m
+FUZZTIME_SHORT ?= 8s
 
 .DEFAULT_GOAL := help
 
@@ -30,7 +32,14 @@ test: ## every test: Go tests (race detector on) on local PostgreSQL and Redis, 
 	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
 	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
 	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
-	  bash -c '$(GO) tool gotestsum --format testname --format-hide-empty-pkg -- $(GOTESTFLAGS) $(PKGS) && scripts/interop.sh'
+	  bash -c '$(GO) tool gotestsum --format testname --format-hide-empty-pkg -- $(GOTESTFLAGS) $(PKGS) && scripts/interop.sh && FUZZTIME=$(FUZZTIME_SHORT) scripts/fuzz.sh'
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 10m) against local PostgreSQL and Redis
+	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
+	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
+	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
+	  FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 .PHONY: conformance
 conformance: ## the official MCP conformance suite and the MCP Inspector CLI against a real server (Node 22, pinned)
