@@ -3,17 +3,21 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/mcphttp"
+	"github.com/bizmcp/bizmcp/internal/mcptasks"
 	"github.com/bizmcp/bizmcp/internal/testkit"
 )
 
@@ -303,4 +307,125 @@ func TestMCPHostileInputKeepsTheSession(t *testing.T) {
 	require.Equal(t, -32700, rpc.Error.Code)
 	res = callTool(t, cs, "list_tasks", nil)
 	require.False(t, res.IsError, text(res))
+}
+
+// rpc2026 sends one 2026-07-28 request to srv with key and decodes the
+// JSON-RPC answer (JSON or the last message of an SSE stream). withTasks
+// declares the Tasks extension in the request's client capabilities.
+func rpc2026(t *testing.T, srv *testkit.Server, key, method, name string, params map[string]any, withTasks bool) (result map[string]any, rpcErr map[string]any) {
+	t.Helper()
+	caps := map[string]any{}
+	if withTasks {
+		caps["extensions"] = map[string]any{mcptasks.ExtensionID: map[string]any{}}
+	}
+	params["_meta"] = map[string]any{"io.modelcontextprotocol/protocolVersion": mcphttp.Stateless, "io.modelcontextprotocol/clientCapabilities": caps}
+	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+	require.NoError(t, err)
+	h := []string{"Accept", "application/json, text/event-stream", "Mcp-Protocol-Version", mcphttp.Stateless, "Mcp-Method", method}
+	if name != "" {
+		h = append(h, "Mcp-Name", name)
+	}
+	_, b := srv.Do(t, http.MethodPost, "/mcp", key, strings.NewReader(string(body)), h...)
+	text := string(b)
+	if strings.Contains(text, "data:") {
+		for _, line := range strings.Split(text, "\n") {
+			if d, ok := strings.CutPrefix(line, "data:"); ok && strings.TrimSpace(d) != "" {
+				text = d
+			}
+		}
+	}
+	var msg struct {
+		Result map[string]any `json:"result"`
+		Error  map[string]any `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(text), &msg), "answer %q", b)
+	return msg.Result, msg.Error
+}
+
+// MCP Tasks on the durable tasks: a task-augmented create_task on one
+// instance returns a handle only once the task is stored; the other instance
+// answers tasks/get for it until its result; other keys and clients that did
+// not declare the extension are refused.
+func TestMCPTasksOnDurableTasksAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := testkit.StartServer(t)
+	b := a.StartInstance(t)
+	key := a.AdminKey
+	args := map[string]any{"title": "Forecast as an MCP task", "domain": "sales",
+		"input_data": map[string]any{"series": []float64{10, 12, 14, 16, 18}, "horizon": 1}}
+
+	created, rpcErr := rpc2026(t, a, key, "tools/call", "create_task", map[string]any{"name": "create_task", "arguments": args}, true)
+	require.Nil(t, rpcErr)
+	require.Equal(t, "task", created["resultType"])
+	handle, _ := created["taskId"].(string)
+	require.NotEmpty(t, handle)
+	require.Equal(t, "working", created["status"])
+	require.NotContains(t, created, "result")
+
+	// Strong consistency: the other instance knows it at once.
+	var final map[string]any
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got, rpcErr := rpc2026(t, b, key, "tasks/get", handle, map[string]any{"taskId": handle}, true)
+		if !assert.Nil(c, rpcErr) {
+			return
+		}
+		assert.Equal(c, "completed", got["status"])
+		final = got
+	}, 60*time.Second, 100*time.Millisecond)
+	result := final["result"].(map[string]any)
+	require.NotEqual(t, true, result["isError"])
+	structured := result["structuredContent"].(map[string]any)
+	require.Equal(t, "completed", structured["status"])
+	require.Contains(t, fmt.Sprint(structured["output_data"]), "20")
+
+	// Cancelling a finished task is acknowledged and changes nothing.
+	ack, rpcErr := rpc2026(t, b, key, "tasks/cancel", handle, map[string]any{"taskId": handle}, true)
+	require.Nil(t, rpcErr)
+	require.Equal(t, map[string]any{"resultType": "complete"}, withoutMeta(ack))
+
+	// Another key: not found, exactly as an unknown id.
+	other := testkit.CreateKey(t, a.Env, "other", "read,write")
+	_, rpcErr = rpc2026(t, b, other, "tasks/get", handle, map[string]any{"taskId": handle}, true)
+	require.Equal(t, float64(-32602), rpcErr["code"])
+	_, unknown := rpc2026(t, b, key, "tasks/get", "nope", map[string]any{"taskId": "nope"}, true)
+	require.Equal(t, rpcErr["code"], unknown["code"])
+	for _, e := range []map[string]any{rpcErr, unknown} {
+		require.Regexp(t, `^no task ".*"$`, e["message"], "no hint that another key's task exists")
+	}
+
+	// Without the extension: tasks/* is -32021 and create_task answers
+	// synchronously.
+	_, rpcErr = rpc2026(t, a, key, "tasks/get", handle, map[string]any{"taskId": handle}, false)
+	require.Equal(t, float64(-32021), rpcErr["code"])
+	sync, rpcErr := rpc2026(t, a, key, "tools/call", "create_task", map[string]any{"name": "create_task", "arguments": args}, false)
+	require.Nil(t, rpcErr)
+	require.Equal(t, "complete", sync["resultType"])
+	require.NotContains(t, sync, "taskId")
+
+	// Mcp-Name must name the task asked about.
+	_, rpcErr = rpc2026(t, a, key, "tasks/get", "someone-else", map[string]any{"taskId": handle}, true)
+	require.Equal(t, float64(-32020), rpcErr["code"])
+
+	// A running task is cancelled from the other instance.
+	created, rpcErr = rpc2026(t, a, key, "tools/call", "create_task", map[string]any{"name": "create_task",
+		"arguments": map[string]any{"title": "Cancel me", "domain": "general", "input_data": map[string]any{"prompt": "hello"}}}, true)
+	require.Nil(t, rpcErr)
+	handle = created["taskId"].(string)
+	_, rpcErr = rpc2026(t, b, key, "tasks/cancel", handle, map[string]any{"taskId": handle}, true)
+	require.Nil(t, rpcErr)
+	got, rpcErr := rpc2026(t, a, key, "tasks/get", handle, map[string]any{"taskId": handle}, true)
+	require.Nil(t, rpcErr)
+	require.Contains(t, []any{"cancelled", "completed"}, got["status"], "cancelled, unless it had already ended")
+	_, rpcErr = rpc2026(t, a, key, "tasks/update", handle, map[string]any{"taskId": handle, "inputResponses": map[string]any{}}, true)
+	require.Equal(t, float64(-32602), rpcErr["code"], "bizmcp tasks ask nothing once created")
+}
+
+func withoutMeta(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if k != "_meta" {
+			out[k] = v
+		}
+	}
+	return out
 }

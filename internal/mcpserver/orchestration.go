@@ -15,6 +15,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	bizauth "github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/events"
+	"github.com/bizmcp/bizmcp/internal/mcptasks"
 	"github.com/bizmcp/bizmcp/internal/orchestrator"
 )
 
@@ -54,6 +55,9 @@ func (s *Server) addOrchestration(srv *mcp.Server) {
 	}
 	for _, t := range s.orchestrationTools() {
 		srv.AddTool(t.tool, s.orchestrationHandler(t))
+	}
+	if err := mcptasks.Install(srv, durableTasks{tasks: s.tasks, sealer: s.sealer}, taskSupport()); err != nil {
+		panic(err) // a custom method shadowing a standard one: a programming error
 	}
 	srv.AddResource(&mcp.Resource{
 		URI: "bizmcp://agents", Name: "agents", Title: "Agents",
@@ -186,6 +190,14 @@ func (s *Server) createTask(ctx context.Context, req *mcp.CallToolRequest, args 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if mcptasks.Requested(ctx) {
+		// A task-augmented call: the handle is the answer, the client
+		// follows the task with tasks/get (wait does not apply).
+		if err := s.startAsMCPTask(ctx, req, created.Task); err != nil {
+			return nil, err
+		}
+		return created, nil
 	}
 	if wait, _ := args["wait"].(bool); !wait {
 		return created, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	bizauth "github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/mcpstate"
+	"github.com/bizmcp/bizmcp/internal/mcptasks"
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
@@ -84,6 +85,10 @@ func New(d Deps) *mcp.Server {
 	s := &Server{executor: d.Executor, tasks: d.Tasks, agents: d.Agents, events: d.Events, logger: d.Logger,
 		sealer: mcpstate.NewSealer(secret)}
 	executor, version, logger := d.Executor, d.Version, d.Logger
+	var extensions map[string]any
+	if d.Tasks != nil && d.Agents != nil {
+		extensions = mcptasks.Capability()
+	}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "bizmcp", Title: "bizmcp business AI server", Version: version}, &mcp.ServerOptions{
 		Instructions: "Business analysis tools (financial analysis, sales forecasting, RFM customer segmentation, " +
 			"descriptive statistics, Markdown reports, LLM completion). Every tool call is recorded; recent calls are " +
@@ -95,6 +100,8 @@ func New(d Deps) *mcp.Server {
 			Tools:     &mcp.ToolCapabilities{ListChanged: true},
 			Resources: &mcp.ResourceCapabilities{ListChanged: true},
 			Prompts:   &mcp.PromptCapabilities{ListChanged: true},
+			// MCP Tasks on the orchestrator's durable tasks (tasks_ext.go).
+			Extensions: extensions,
 		},
 		PageSize:     50,
 		SetCacheable: setCacheable,
