@@ -5,7 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/PuerkitoBio/goquery"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/testkit"
@@ -63,4 +66,37 @@ func TestDashboardAgents(t *testing.T) {
 		resp, _ := b.Get(t, path)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, path)
 	}
+}
+
+// The overview's counts and charts come from the cached aggregates, which a
+// finished task nudges.
+func TestDashboardOverviewStats(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartServer(t)
+	b := srv.NewFormClient(t)
+	b.SignIn(t, srv.AdminKey)
+	resp, body := b.Get(t, "/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	doc := testkit.ParseHTML(t, body)
+	require.Equal(t, "0", testkit.ByTestID(doc, "tasks-completed").Text())
+	require.Equal(t, "6", testkit.ByTestID(doc, "agents-idle").Text())
+	require.Equal(t, 1, testkit.ByTestID(doc, "latency-chart").Find("svg").Length())
+	require.Equal(t, 1, testkit.ByTestID(doc, "overview-stats").Find(`[data-testid="chart-completed"]`).Length())
+
+	resp, body = srv.Do(t, http.MethodPost, "/api/v1/resources/tasks", srv.AdminKey,
+		strings.NewReader(`{"title":"count me","domain":"sales","input_data":{"series":[1,2,3,4,5]}}`))
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(body))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		resp, err := b.Client.Get(srv.URL + "/")
+		if !assert.NoError(c, err) {
+			return
+		}
+		defer resp.Body.Close()
+		doc, err := goquery.NewDocumentFromReader(resp.Body)
+		if !assert.NoError(c, err) {
+			return
+		}
+		assert.Equal(c, "1", testkit.ByTestID(doc, "tasks-completed").Text())
+		assert.Positive(c, testkit.ByTestID(doc, "latency-chart").Find("rect.p95").Length(), "a bar for each tool that ran")
+	}, 30*time.Second, 250*time.Millisecond)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/health"
 	"github.com/bizmcp/bizmcp/internal/orchestrator"
+	"github.com/bizmcp/bizmcp/internal/stats"
 )
 
 // OverviewPage is the dashboard's home.
@@ -14,6 +15,7 @@ type OverviewPage struct {
 	Health health.Report
 	Agents []agents.Agent
 	Tasks  []orchestrator.Task
+	Stats  *stats.Overview
 	Now    time.Time
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/metrics"
 	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
+	"github.com/bizmcp/bizmcp/internal/stats"
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
@@ -67,6 +68,11 @@ type ToolService interface {
 	ListExecutions(ctx context.Context, viewer auth.Principal, f tools.ExecutionFilter, cursor string, limit int) (tools.ExecutionPage, error)
 }
 
+// StatsService serves the overview's cached aggregates.
+type StatsService interface {
+	Overview(ctx context.Context) (*stats.Overview, error)
+}
+
 // MessageService lists inter-agent messages.
 type MessageService interface {
 	Messages(ctx context.Context, agentID uuid.UUID, cursor string, limit int) (orchestrator.MessagePage, error)
@@ -84,6 +90,7 @@ type Deps struct {
 	Agents   AgentService
 	Messages MessageService
 	Tools    ToolService
+	Stats    StatsService
 	// Events is the live event hub the /ws channel subscribes to.
 	Events *events.Hub
 	// Stopping is closed when the server begins to shut down: live

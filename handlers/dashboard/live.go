@@ -217,17 +217,52 @@ func (l *liveHub) run(ctx context.Context) {
 	}
 }
 
+// statsEvery is how often open overviews get their counts and charts again
+// (from the cache, rendered once for all of them).
+const statsEvery = 10 * time.Second
+
 func (l *liveHub) consume(ctx context.Context, sub *events.Subscription) {
+	t := time.NewTicker(statsEvery)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-t.C:
+			l.pushStats(ctx)
 		case e, ok := <-sub.C:
 			if !ok || sub.Dropped() {
 				return
 			}
 			l.dispatch(ctx, e)
 		}
+	}
+}
+
+// pushStats sends the overview's aggregates to every open overview.
+func (l *liveHub) pushStats(ctx context.Context) {
+	l.mu.Lock()
+	var conns []*liveConn
+	for lc := range l.conns {
+		if lc.topic.page == livePageOverview {
+			conns = append(conns, lc)
+		}
+	}
+	l.mu.Unlock()
+	if len(conns) == 0 || l.h.deps.Stats == nil {
+		return
+	}
+	st, err := l.h.deps.Stats.Overview(ctx)
+	if err != nil {
+		return
+	}
+	b, err := renderBytes(ctx, views.OverviewStatsUpdate(st))
+	if err != nil {
+		l.h.deps.Logger.Warn("could not render the overview's aggregates", "err", err)
+		return
+	}
+	for _, lc := range conns {
+		lc.offer(b)
 	}
 }
 

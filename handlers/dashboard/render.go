@@ -98,8 +98,12 @@ func (h *Handler) overview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	st, err := h.deps.Stats.Overview(ctx)
+	if err != nil {
+		return err
+	}
 	return h.render(c, http.StatusOK, views.Overview(views.OverviewPage{
 		Frame:  frame(c, "Overview", views.URLOverview, views.URLLiveFor(livePageOverview, nil)),
-		Health: h.deps.Health.Check(ctx), Agents: agentPage.Items, Tasks: tasks.Items, Now: time.Now(),
+		Health: h.deps.Health.Check(ctx), Agents: agentPage.Items, Tasks: tasks.Items, Stats: st, Now: time.Now(),
 	}))
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/metrics"
 	"github.com/bizmcp/bizmcp/internal/orchestrator"
 	"github.com/bizmcp/bizmcp/internal/ratelimit"
+	"github.com/bizmcp/bizmcp/internal/stats"
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
@@ -148,6 +149,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		conformanceServer = conformance.NewServer()
 	}
 
+	overviewStats := stats.New(queries, hub.Hub(), logger)
+	overviewStats.Start(context.WithoutCancel(ctx))
+	defer overviewStats.Stop()
+
 	app := handlers.New(handlers.Deps{
 		Logger: logger, Metrics: m,
 		API: api.Deps{
@@ -155,7 +160,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Events: hub.Hub(), Stopping: ctx.Done(),
 		},
 		Dashboard: dashboard.Deps{
-			Health: checker, Keys: keys, Sessions: sessions, Tasks: tasks, Agents: agentService, Messages: tasks, Tools: executor,
+			Health: checker, Keys: keys, Sessions: sessions, Tasks: tasks, Agents: agentService, Messages: tasks, Tools: executor, Stats: overviewStats,
 			Events: hub.Hub(), Stopping: ctx.Done(),
 			MCP: mcpServer, Limiter: limiter,
 			LoginRateLimitPerMinute: cfg.LoginRateLimitPerMinute, PublicURL: cfg.PublicURL,
