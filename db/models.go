@@ -85,6 +85,8 @@ type Task struct {
 	JobID          *int64
 	TimeoutSeconds int32
 	MaxAttempts    int32
+	Lease          int64
+	HeartbeatAt    *time.Time
 }
 
 type TaskEvent struct {

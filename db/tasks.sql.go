@@ -49,7 +49,7 @@ const taskCancel = `-- name: TaskCancel :one
 UPDATE agents.tasks
 SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled')
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 func (q *Queries) TaskCancel(ctx context.Context, id uuid.UUID) (Task, error) {
@@ -77,6 +77,8 @@ func (q *Queries) TaskCancel(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
@@ -85,7 +87,7 @@ const taskComplete = `-- name: TaskComplete :one
 UPDATE agents.tasks
 SET status = 'completed', output_data = $2, progress = 100, completed_at = now()
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 type TaskCompleteParams struct {
@@ -118,6 +120,52 @@ func (q *Queries) TaskComplete(ctx context.Context, arg TaskCompleteParams) (Tas
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskCompleteLeased = `-- name: TaskCompleteLeased :one
+UPDATE agents.tasks
+SET status = 'completed', output_data = $1, progress = 100, completed_at = now(), heartbeat_at = NULL
+WHERE id = $2 AND lease = $3 AND status = 'processing'
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+`
+
+type TaskCompleteLeasedParams struct {
+	OutputData json.RawMessage
+	ID         uuid.UUID
+	Lease      int64
+}
+
+func (q *Queries) TaskCompleteLeased(ctx context.Context, arg TaskCompleteLeasedParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskCompleteLeased, arg.OutputData, arg.ID, arg.Lease)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
@@ -156,7 +204,7 @@ INSERT INTO agents.tasks (id, title, description, domain, priority, input_data, 
                           agent_id, status)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::uuid,
         CASE WHEN $10::uuid IS NULL THEN 'pending' ELSE 'assigned' END)
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 type TaskCreateParams struct {
@@ -210,6 +258,8 @@ func (q *Queries) TaskCreate(ctx context.Context, arg TaskCreateParams) (Task, e
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
@@ -281,7 +331,7 @@ const taskFail = `-- name: TaskFail :one
 UPDATE agents.tasks
 SET status = 'failed', error_message = $2, completed_at = now()
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 type TaskFailParams struct {
@@ -314,12 +364,103 @@ func (q *Queries) TaskFail(ctx context.Context, arg TaskFailParams) (Task, error
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskFailLeased = `-- name: TaskFailLeased :one
+UPDATE agents.tasks
+SET status = 'failed', error_message = $1, completed_at = now(), heartbeat_at = NULL
+WHERE id = $2 AND lease = $3 AND status = 'processing'
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+`
+
+type TaskFailLeasedParams struct {
+	ErrorMessage *string
+	ID           uuid.UUID
+	Lease        int64
+}
+
+func (q *Queries) TaskFailLeased(ctx context.Context, arg TaskFailLeasedParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskFailLeased, arg.ErrorMessage, arg.ID, arg.Lease)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskFailOpen = `-- name: TaskFailOpen :one
+UPDATE agents.tasks
+SET status = 'failed', error_message = $1, completed_at = now(), lease = lease + 1, heartbeat_at = NULL
+WHERE id = $2 AND status IN ('pending', 'assigned', 'processing')
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+`
+
+type TaskFailOpenParams struct {
+	ErrorMessage *string
+	ID           uuid.UUID
+}
+
+// TaskFailOpen fails an unfinished task that cannot run again, taking its
+// lease.
+func (q *Queries) TaskFailOpen(ctx context.Context, arg TaskFailOpenParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskFailOpen, arg.ErrorMessage, arg.ID)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
 
 const taskGet = `-- name: TaskGet :one
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts FROM agents.tasks WHERE id = $1
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks WHERE id = $1
 `
 
 func (q *Queries) TaskGet(ctx context.Context, id uuid.UUID) (Task, error) {
@@ -347,12 +488,67 @@ func (q *Queries) TaskGet(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
 
+const taskHeartbeat = `-- name: TaskHeartbeat :many
+UPDATE agents.tasks AS t SET heartbeat_at = now()
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS lease) AS h
+WHERE t.id = h.id AND t.lease = h.lease AND t.status = 'processing'
+RETURNING t.id
+`
+
+type TaskHeartbeatParams struct {
+	Ids    []uuid.UUID
+	Leases []int64
+}
+
+// TaskHeartbeat records that the workers holding these leases are alive and
+// returns the tasks whose lease is still held; a task missing from the
+// answer was taken over, cancelled or finished.
+func (q *Queries) TaskHeartbeat(ctx context.Context, arg TaskHeartbeatParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, taskHeartbeat, arg.Ids, arg.Leases)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const taskLeaseHeld = `-- name: TaskLeaseHeld :one
+SELECT EXISTS (SELECT 1 FROM agents.tasks WHERE id = $1 AND lease = $2 AND status = 'processing') AS held
+`
+
+type TaskLeaseHeldParams struct {
+	ID    uuid.UUID
+	Lease int64
+}
+
+// TaskLeaseHeld reports whether the lease is still the task's and the task
+// still running: a worker checks it before each tool step.
+func (q *Queries) TaskLeaseHeld(ctx context.Context, arg TaskLeaseHeldParams) (bool, error) {
+	row := q.db.QueryRow(ctx, taskLeaseHeld, arg.ID, arg.Lease)
+	var held bool
+	err := row.Scan(&held)
+	return held, err
+}
+
 const taskList = `-- name: TaskList :many
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks
 WHERE ($1::text IS NULL OR status = $1)
   AND ($2::text IS NULL OR domain = $2)
   AND ($3::text IS NULL OR priority = $3)
@@ -415,6 +611,8 @@ func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, err
 			&i.JobID,
 			&i.TimeoutSeconds,
 			&i.MaxAttempts,
+			&i.Lease,
+			&i.HeartbeatAt,
 		); err != nil {
 			return nil, err
 		}
@@ -424,6 +622,147 @@ func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, err
 		return nil, err
 	}
 	return items, nil
+}
+
+const taskListOpenByJobs = `-- name: TaskListOpenByJobs :many
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks
+WHERE job_id = ANY($1::bigint[]) AND status IN ('pending', 'assigned', 'processing')
+`
+
+// TaskListOpenByJobs returns the unfinished tasks whose current job is one
+// of these (River says they ended), for the sweep of orphaned tasks.
+func (q *Queries) TaskListOpenByJobs(ctx context.Context, jobIds []int64) ([]Task, error) {
+	rows, err := q.db.Query(ctx, taskListOpenByJobs, jobIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Task{}
+	for rows.Next() {
+		var i Task
+		if err := rows.Scan(
+			&i.ID,
+			&i.Title,
+			&i.Description,
+			&i.Domain,
+			&i.Priority,
+			&i.Status,
+			&i.AgentID,
+			&i.ParentTaskID,
+			&i.InputData,
+			&i.OutputData,
+			&i.ErrorMessage,
+			&i.Progress,
+			&i.Attempts,
+			&i.TokensUsed,
+			&i.Cost,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.CompletedAt,
+			&i.JobID,
+			&i.TimeoutSeconds,
+			&i.MaxAttempts,
+			&i.Lease,
+			&i.HeartbeatAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const taskLockOpen = `-- name: TaskLockOpen :one
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks
+WHERE id = $1 AND job_id = $2 AND status IN ('pending', 'assigned', 'processing')
+FOR UPDATE SKIP LOCKED
+`
+
+type TaskLockOpenParams struct {
+	ID    uuid.UUID
+	JobID *int64
+}
+
+// TaskLockOpen locks an unfinished task whose current job is job_id, so the
+// sweep and a worker never both act on it.
+func (q *Queries) TaskLockOpen(ctx context.Context, arg TaskLockOpenParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskLockOpen, arg.ID, arg.JobID)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskOrphanRequeue = `-- name: TaskOrphanRequeue :one
+UPDATE agents.tasks
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
+    lease = lease + 1, heartbeat_at = NULL, error_message = $1
+WHERE id = $2 AND status IN ('pending', 'assigned', 'processing')
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+`
+
+type TaskOrphanRequeueParams struct {
+	Reason *string
+	ID     uuid.UUID
+}
+
+// TaskOrphanRequeue puts an orphaned task back in line under a new lease.
+func (q *Queries) TaskOrphanRequeue(ctx context.Context, arg TaskOrphanRequeueParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskOrphanRequeue, arg.Reason, arg.ID)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
 }
 
 const taskProgress = `-- name: TaskProgress :exec
@@ -441,13 +780,29 @@ func (q *Queries) TaskProgress(ctx context.Context, arg TaskProgressParams) erro
 	return err
 }
 
+const taskProgressLeased = `-- name: TaskProgressLeased :exec
+UPDATE agents.tasks SET progress = greatest(progress, $1::smallint)
+WHERE id = $2 AND lease = $3 AND status = 'processing'
+`
+
+type TaskProgressLeasedParams struct {
+	Progress int16
+	ID       uuid.UUID
+	Lease    int64
+}
+
+func (q *Queries) TaskProgressLeased(ctx context.Context, arg TaskProgressLeasedParams) error {
+	_, err := q.db.Exec(ctx, taskProgressLeased, arg.Progress, arg.ID, arg.Lease)
+	return err
+}
+
 const taskRecoverInterrupted = `-- name: TaskRecoverInterrupted :one
 UPDATE agents.tasks
 SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
     error_message = 'the previous attempt was interrupted (server stopped or crashed)'
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 // TaskRecoverInterrupted requeues a task left processing by an instance
@@ -477,6 +832,52 @@ func (q *Queries) TaskRecoverInterrupted(ctx context.Context, id uuid.UUID) (Tas
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskRecoverLeased = `-- name: TaskRecoverLeased :one
+UPDATE agents.tasks
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
+    lease = lease + 1, heartbeat_at = NULL,
+    error_message = 'the previous attempt was interrupted (server stopped or crashed)'
+WHERE id = $1 AND status = 'processing'
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+`
+
+// TaskRecoverLeased requeues a task its own job finds still processing (the
+// previous attempt of the job died, or could not write its outcome), taking
+// the lease from that attempt in case it is in fact still alive.
+func (q *Queries) TaskRecoverLeased(ctx context.Context, id uuid.UUID) (Task, error) {
+	row := q.db.QueryRow(ctx, taskRecoverLeased, id)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
@@ -486,7 +887,7 @@ UPDATE agents.tasks
 SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     error_message = $2, agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 type TaskRequeueParams struct {
@@ -522,6 +923,56 @@ func (q *Queries) TaskRequeue(ctx context.Context, arg TaskRequeueParams) (Task,
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskRequeueLeased = `-- name: TaskRequeueLeased :one
+UPDATE agents.tasks
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    error_message = $1, heartbeat_at = NULL,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
+WHERE id = $2 AND lease = $3 AND status = 'processing'
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+`
+
+type TaskRequeueLeasedParams struct {
+	ErrorMessage *string
+	ID           uuid.UUID
+	Lease        int64
+}
+
+// TaskRequeueLeased puts a task whose attempt failed (or whose server is
+// stopping) back in line; a task assigned to an agent stays assigned to it.
+func (q *Queries) TaskRequeueLeased(ctx context.Context, arg TaskRequeueLeasedParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskRequeueLeased, arg.ErrorMessage, arg.ID, arg.Lease)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
@@ -532,7 +983,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL
 WHERE id = $1 AND status IN ('failed', 'cancelled')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 // TaskRetry makes a failed or cancelled task pending again, from scratch.
@@ -561,6 +1012,8 @@ func (q *Queries) TaskRetry(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
 	)
 	return i, err
 }
@@ -584,7 +1037,7 @@ UPDATE agents.tasks
 SET status = 'processing', agent_id = $1, started_at = coalesce(started_at, now()),
     attempts = attempts + 1, error_message = NULL, progress = 0
 WHERE id = $2 AND status IN ('pending', 'assigned')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
 `
 
 type TaskStartParams struct {
@@ -619,6 +1072,258 @@ func (q *Queries) TaskStart(ctx context.Context, arg TaskStartParams) (Task, err
 		&i.JobID,
 		&i.TimeoutSeconds,
 		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskStartLeased = `-- name: TaskStartLeased :one
+
+UPDATE agents.tasks
+SET status = 'processing', agent_id = $1, started_at = coalesce(started_at, now()),
+    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now()
+WHERE id = $2 AND status IN ('pending', 'assigned') AND job_id = $3
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+`
+
+type TaskStartLeasedParams struct {
+	AgentID *uuid.UUID
+	ID      uuid.UUID
+	JobID   *int64
+}
+
+// Leases and heartbeats (crash recovery in seconds). Every write a worker
+// makes about its run names the lease it holds: the write matches no row
+// once the task was taken over, so a slow worker cannot finish it twice.
+// TaskStartLeased moves a pending or assigned task to processing on an
+// agent, counting the attempt and taking a new lease, with a first heartbeat.
+// Only the task's current job starts it: a job superseded by a takeover
+// cannot.
+func (q *Queries) TaskStartLeased(ctx context.Context, arg TaskStartLeasedParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskStartLeased, arg.AgentID, arg.ID, arg.JobID)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+	)
+	return i, err
+}
+
+const taskTakeOverStale = `-- name: TaskTakeOverStale :many
+UPDATE agents.tasks AS t
+SET status = CASE WHEN t.parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN t.parent_task_id IS NULL THEN NULL ELSE t.agent_id END,
+    lease = t.lease + 1, heartbeat_at = NULL, error_message = $1
+WHERE t.id IN (
+    SELECT s.id FROM agents.tasks AS s
+    WHERE s.status = 'processing' AND s.heartbeat_at < now() - make_interval(secs => $2::float8)
+    ORDER BY s.heartbeat_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at
+`
+
+type TaskTakeOverStaleParams struct {
+	Reason       *string
+	StaleSeconds float64
+	MaxRows      int32
+}
+
+// TaskTakeOverStale takes the lease of running tasks whose heartbeat is
+// older than stale_seconds (their worker died or lost the database) and puts
+// them back in line, oldest heartbeat first. SKIP LOCKED lets every instance
+// sweep at once without two taking the same task. Tasks without a
+// heartbeat (started by a version that did not beat) are left to River's
+// rescuer.
+func (q *Queries) TaskTakeOverStale(ctx context.Context, arg TaskTakeOverStaleParams) ([]Task, error) {
+	rows, err := q.db.Query(ctx, taskTakeOverStale, arg.Reason, arg.StaleSeconds, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Task{}
+	for rows.Next() {
+		var i Task
+		if err := rows.Scan(
+			&i.ID,
+			&i.Title,
+			&i.Description,
+			&i.Domain,
+			&i.Priority,
+			&i.Status,
+			&i.AgentID,
+			&i.ParentTaskID,
+			&i.InputData,
+			&i.OutputData,
+			&i.ErrorMessage,
+			&i.Progress,
+			&i.Attempts,
+			&i.TokensUsed,
+			&i.Cost,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.CompletedAt,
+			&i.JobID,
+			&i.TimeoutSeconds,
+			&i.MaxAttempts,
+			&i.Lease,
+			&i.HeartbeatAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const toolExecutionCreateLeased = `-- name: ToolExecutionCreateLeased :one
+INSERT INTO mcp.tool_executions (id, tool_name, agent_id, task_id, api_key_id, source, parameters, result, error,
+                                 execution_time_ms, tokens_used, cost, created_at)
+SELECT $1, $2, $3::uuid, $4::uuid, $5::uuid,
+       $6, $7::jsonb, $8::jsonb, $9::text,
+       $10::integer, $11::bigint, $12::numeric, $13::timestamptz
+WHERE EXISTS (SELECT 1 FROM agents.tasks AS t
+              WHERE t.id = $4::uuid AND t.lease = $14::bigint AND t.status = 'processing'
+              FOR SHARE)
+RETURNING id, tool_name, agent_id, task_id, api_key_id, source, parameters, result, error, execution_time_ms, tokens_used, cost, created_at
+`
+
+type ToolExecutionCreateLeasedParams struct {
+	ID              uuid.UUID
+	ToolName        string
+	AgentID         *uuid.UUID
+	TaskID          uuid.UUID
+	ApiKeyID        *uuid.UUID
+	Source          string
+	Parameters      json.RawMessage
+	Result          json.RawMessage
+	Error           *string
+	ExecutionTimeMs int32
+	TokensUsed      int64
+	Cost            float64
+	CreatedAt       time.Time
+	Lease           int64
+}
+
+// ToolExecutionCreateLeased records a task's tool step only while the task
+// is still running under the worker's lease. The share lock orders it with a
+// takeover: either the step is recorded before the lease moves (and the new
+// worker reuses it) or it is refused.
+func (q *Queries) ToolExecutionCreateLeased(ctx context.Context, arg ToolExecutionCreateLeasedParams) (ToolExecution, error) {
+	row := q.db.QueryRow(ctx, toolExecutionCreateLeased,
+		arg.ID,
+		arg.ToolName,
+		arg.AgentID,
+		arg.TaskID,
+		arg.ApiKeyID,
+		arg.Source,
+		arg.Parameters,
+		arg.Result,
+		arg.Error,
+		arg.ExecutionTimeMs,
+		arg.TokensUsed,
+		arg.Cost,
+		arg.CreatedAt,
+		arg.Lease,
+	)
+	var i ToolExecution
+	err := row.Scan(
+		&i.ID,
+		&i.ToolName,
+		&i.AgentID,
+		&i.TaskID,
+		&i.ApiKeyID,
+		&i.Source,
+		&i.Parameters,
+		&i.Result,
+		&i.Error,
+		&i.ExecutionTimeMs,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const toolExecutionFindReusable = `-- name: ToolExecutionFindReusable :one
+SELECT e.id, e.tool_name, e.agent_id, e.task_id, e.api_key_id, e.source, e.parameters, e.result, e.error, e.execution_time_ms, e.tokens_used, e.cost, e.created_at, coalesce((SELECT ev.data->>'summary' FROM agents.task_events AS ev
+                                WHERE ev.task_id = e.task_id AND ev.type = 'tool_call'
+                                  AND ev.data->>'execution_id' = e.id::text
+                                ORDER BY ev.id LIMIT 1), '')::text AS summary
+FROM mcp.tool_executions AS e
+WHERE e.task_id = $1 AND e.tool_name = $2 AND e.error IS NULL
+  AND e.parameters = $3::jsonb AND NOT (e.id = ANY($4::uuid[]))
+ORDER BY e.created_at, e.id
+LIMIT 1
+`
+
+type ToolExecutionFindReusableParams struct {
+	TaskID     *uuid.UUID
+	ToolName   string
+	Parameters json.RawMessage
+	Used       []uuid.UUID
+}
+
+type ToolExecutionFindReusableRow struct {
+	ToolExecution ToolExecution
+	Summary       string
+}
+
+// ToolExecutionFindReusable finds a successful run of a pure tool with the
+// same arguments that an earlier attempt of this task recorded, not already
+// reused by this attempt: a task taken over after a crash resumes its
+// deterministic plan instead of running (and recording) its steps twice.
+// The run's summary is not a column of the execution: it comes from the
+// step's timeline entry, so later steps get the same arguments as before.
+func (q *Queries) ToolExecutionFindReusable(ctx context.Context, arg ToolExecutionFindReusableParams) (ToolExecutionFindReusableRow, error) {
+	row := q.db.QueryRow(ctx, toolExecutionFindReusable,
+		arg.TaskID,
+		arg.ToolName,
+		arg.Parameters,
+		arg.Used,
+	)
+	var i ToolExecutionFindReusableRow
+	err := row.Scan(
+		&i.ToolExecution.ID,
+		&i.ToolExecution.ToolName,
+		&i.ToolExecution.AgentID,
+		&i.ToolExecution.TaskID,
+		&i.ToolExecution.ApiKeyID,
+		&i.ToolExecution.Source,
+		&i.ToolExecution.Parameters,
+		&i.ToolExecution.Result,
+		&i.ToolExecution.Error,
+		&i.ToolExecution.ExecutionTimeMs,
+		&i.ToolExecution.TokensUsed,
+		&i.ToolExecution.Cost,
+		&i.ToolExecution.CreatedAt,
+		&i.Summary,
 	)
 	return i, err
 }

@@ -107,3 +107,152 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     error_message = 'the previous attempt was interrupted (server stopped or crashed)'
 WHERE id = $1 AND status = 'processing'
 RETURNING *;
+
+-- Leases and heartbeats (crash recovery in seconds). Every write a worker
+-- makes about its run names the lease it holds: the write matches no row
+-- once the task was taken over, so a slow worker cannot finish it twice.
+
+-- TaskStartLeased moves a pending or assigned task to processing on an
+-- agent, counting the attempt and taking a new lease, with a first heartbeat.
+-- Only the task's current job starts it: a job superseded by a takeover
+-- cannot.
+-- name: TaskStartLeased :one
+UPDATE agents.tasks
+SET status = 'processing', agent_id = sqlc.arg(agent_id), started_at = coalesce(started_at, now()),
+    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now()
+WHERE id = sqlc.arg(id) AND status IN ('pending', 'assigned') AND job_id = sqlc.arg(job_id)
+RETURNING *;
+
+-- TaskHeartbeat records that the workers holding these leases are alive and
+-- returns the tasks whose lease is still held; a task missing from the
+-- answer was taken over, cancelled or finished.
+-- name: TaskHeartbeat :many
+UPDATE agents.tasks AS t SET heartbeat_at = now()
+FROM (SELECT unnest(sqlc.arg(ids)::uuid[]) AS id, unnest(sqlc.arg(leases)::bigint[]) AS lease) AS h
+WHERE t.id = h.id AND t.lease = h.lease AND t.status = 'processing'
+RETURNING t.id;
+
+-- TaskLeaseHeld reports whether the lease is still the task's and the task
+-- still running: a worker checks it before each tool step.
+-- name: TaskLeaseHeld :one
+SELECT EXISTS (SELECT 1 FROM agents.tasks WHERE id = sqlc.arg(id) AND lease = sqlc.arg(lease) AND status = 'processing') AS held;
+
+-- name: TaskProgressLeased :exec
+UPDATE agents.tasks SET progress = greatest(progress, sqlc.arg(progress)::smallint)
+WHERE id = sqlc.arg(id) AND lease = sqlc.arg(lease) AND status = 'processing';
+
+-- name: TaskCompleteLeased :one
+UPDATE agents.tasks
+SET status = 'completed', output_data = sqlc.arg(output_data), progress = 100, completed_at = now(), heartbeat_at = NULL
+WHERE id = sqlc.arg(id) AND lease = sqlc.arg(lease) AND status = 'processing'
+RETURNING *;
+
+-- name: TaskFailLeased :one
+UPDATE agents.tasks
+SET status = 'failed', error_message = sqlc.arg(error_message), completed_at = now(), heartbeat_at = NULL
+WHERE id = sqlc.arg(id) AND lease = sqlc.arg(lease) AND status = 'processing'
+RETURNING *;
+
+-- TaskRequeueLeased puts a task whose attempt failed (or whose server is
+-- stopping) back in line; a task assigned to an agent stays assigned to it.
+-- name: TaskRequeueLeased :one
+UPDATE agents.tasks
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    error_message = sqlc.arg(error_message), heartbeat_at = NULL,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
+WHERE id = sqlc.arg(id) AND lease = sqlc.arg(lease) AND status = 'processing'
+RETURNING *;
+
+-- TaskRecoverLeased requeues a task its own job finds still processing (the
+-- previous attempt of the job died, or could not write its outcome), taking
+-- the lease from that attempt in case it is in fact still alive.
+-- name: TaskRecoverLeased :one
+UPDATE agents.tasks
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
+    lease = lease + 1, heartbeat_at = NULL,
+    error_message = 'the previous attempt was interrupted (server stopped or crashed)'
+WHERE id = sqlc.arg(id) AND status = 'processing'
+RETURNING *;
+
+-- TaskTakeOverStale takes the lease of running tasks whose heartbeat is
+-- older than stale_seconds (their worker died or lost the database) and puts
+-- them back in line, oldest heartbeat first. SKIP LOCKED lets every instance
+-- sweep at once without two taking the same task. Tasks without a
+-- heartbeat (started by a version that did not beat) are left to River's
+-- rescuer.
+-- name: TaskTakeOverStale :many
+UPDATE agents.tasks AS t
+SET status = CASE WHEN t.parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN t.parent_task_id IS NULL THEN NULL ELSE t.agent_id END,
+    lease = t.lease + 1, heartbeat_at = NULL, error_message = sqlc.arg(reason)
+WHERE t.id IN (
+    SELECT s.id FROM agents.tasks AS s
+    WHERE s.status = 'processing' AND s.heartbeat_at < now() - make_interval(secs => sqlc.arg(stale_seconds)::float8)
+    ORDER BY s.heartbeat_at
+    LIMIT sqlc.arg(max_rows)
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING t.*;
+
+-- TaskListOpenByJobs returns the unfinished tasks whose current job is one
+-- of these (River says they ended), for the sweep of orphaned tasks.
+-- name: TaskListOpenByJobs :many
+SELECT * FROM agents.tasks
+WHERE job_id = ANY(sqlc.arg(job_ids)::bigint[]) AND status IN ('pending', 'assigned', 'processing');
+
+-- TaskLockOpen locks an unfinished task whose current job is job_id, so the
+-- sweep and a worker never both act on it.
+-- name: TaskLockOpen :one
+SELECT * FROM agents.tasks
+WHERE id = sqlc.arg(id) AND job_id = sqlc.arg(job_id) AND status IN ('pending', 'assigned', 'processing')
+FOR UPDATE SKIP LOCKED;
+
+-- TaskOrphanRequeue puts an orphaned task back in line under a new lease.
+-- name: TaskOrphanRequeue :one
+UPDATE agents.tasks
+SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
+    lease = lease + 1, heartbeat_at = NULL, error_message = sqlc.arg(reason)
+WHERE id = sqlc.arg(id) AND status IN ('pending', 'assigned', 'processing')
+RETURNING *;
+
+-- TaskFailOpen fails an unfinished task that cannot run again, taking its
+-- lease.
+-- name: TaskFailOpen :one
+UPDATE agents.tasks
+SET status = 'failed', error_message = sqlc.arg(error_message), completed_at = now(), lease = lease + 1, heartbeat_at = NULL
+WHERE id = sqlc.arg(id) AND status IN ('pending', 'assigned', 'processing')
+RETURNING *;
+
+-- ToolExecutionFindReusable finds a successful run of a pure tool with the
+-- same arguments that an earlier attempt of this task recorded, not already
+-- reused by this attempt: a task taken over after a crash resumes its
+-- deterministic plan instead of running (and recording) its steps twice.
+-- The run's summary is not a column of the execution: it comes from the
+-- step's timeline entry, so later steps get the same arguments as before.
+-- name: ToolExecutionFindReusable :one
+SELECT sqlc.embed(e), coalesce((SELECT ev.data->>'summary' FROM agents.task_events AS ev
+                                WHERE ev.task_id = e.task_id AND ev.type = 'tool_call'
+                                  AND ev.data->>'execution_id' = e.id::text
+                                ORDER BY ev.id LIMIT 1), '')::text AS summary
+FROM mcp.tool_executions AS e
+WHERE e.task_id = sqlc.arg(task_id) AND e.tool_name = sqlc.arg(tool_name) AND e.error IS NULL
+  AND e.parameters = sqlc.arg(parameters)::jsonb AND NOT (e.id = ANY(sqlc.arg(used)::uuid[]))
+ORDER BY e.created_at, e.id
+LIMIT 1;
+
+-- ToolExecutionCreateLeased records a task's tool step only while the task
+-- is still running under the worker's lease. The share lock orders it with a
+-- takeover: either the step is recorded before the lease moves (and the new
+-- worker reuses it) or it is refused.
+-- name: ToolExecutionCreateLeased :one
+INSERT INTO mcp.tool_executions (id, tool_name, agent_id, task_id, api_key_id, source, parameters, result, error,
+                                 execution_time_ms, tokens_used, cost, created_at)
+SELECT sqlc.arg(id), sqlc.arg(tool_name), sqlc.narg(agent_id)::uuid, sqlc.arg(task_id)::uuid, sqlc.narg(api_key_id)::uuid,
+       sqlc.arg(source), sqlc.arg(parameters)::jsonb, sqlc.narg(result)::jsonb, sqlc.narg(error)::text,
+       sqlc.arg(execution_time_ms)::integer, sqlc.arg(tokens_used)::bigint, sqlc.arg(cost)::numeric, sqlc.arg(created_at)::timestamptz
+WHERE EXISTS (SELECT 1 FROM agents.tasks AS t
+              WHERE t.id = sqlc.arg(task_id)::uuid AND t.lease = sqlc.arg(lease)::bigint AND t.status = 'processing'
+              FOR SHARE)
+RETURNING *;

@@ -79,6 +79,11 @@ type Config struct {
 	RescueAfter time.Duration
 	// NoAgentRetry is how often a task waiting for a free agent looks again.
 	NoAgentRetry time.Duration
+	// HeartbeatInterval is how often a running task's heartbeat is written;
+	// StaleAfter is how old a heartbeat may get before a live instance takes
+	// the task over; OrphanSweep is how often tasks whose River job ended
+	// without them are looked for (see heartbeat.go and sweep.go).
+	HeartbeatInterval, StaleAfter, OrphanSweep time.Duration
 	// LLM, when it has a provider, lets agents run a tool-calling loop for
 	// tasks that ask for it (input_data.use_tools).
 	LLM LLM
@@ -94,6 +99,7 @@ type Service struct {
 	logger   *slog.Logger
 	cfg      Config
 	river    *river.Client[pgx.Tx]
+	rec      *recovery
 }
 
 // New builds the orchestrator and its River client (not started).
@@ -107,7 +113,8 @@ func New(pool *pgxpool.Pool, queries *db.Queries, executor *tools.Executor, publ
 	if cfg.NoAgentRetry <= 0 {
 		cfg.NoAgentRetry = time.Second
 	}
-	s := &Service{pool: pool, queries: queries, executor: executor, llm: cfg.LLM, events: publisher, logger: logger, cfg: cfg}
+	cfg = withRecoveryDefaults(cfg)
+	s := &Service{pool: pool, queries: queries, executor: executor, llm: cfg.LLM, events: publisher, logger: logger, cfg: cfg, rec: newRecovery(queries)}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &taskWorker{s: s}); err != nil {
 		return nil, err
@@ -131,12 +138,23 @@ func New(pool *pgxpool.Pool, queries *db.Queries, executor *tools.Executor, publ
 	return s, nil
 }
 
-// Start begins working tasks.
-func (s *Service) Start(ctx context.Context) error { return s.river.Start(ctx) }
+// Start begins working tasks, beating their heartbeat and taking over tasks
+// whose heartbeat stopped.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.river.Start(ctx); err != nil {
+		return err
+	}
+	s.startMaintenance(ctx)
+	return nil
+}
 
 // Stop stops taking tasks and hands running ones back: their context is
 // cancelled and they are requeued for another instance (or the next start).
-func (s *Service) Stop(ctx context.Context) error { return s.river.StopAndCancel(ctx) }
+func (s *Service) Stop(ctx context.Context) error {
+	err := s.river.StopAndCancel(ctx)
+	s.stopMaintenance()
+	return err
+}
 
 // Task is a task as the API shows it.
 type Task struct {

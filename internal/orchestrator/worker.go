@@ -56,22 +56,28 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 	id := job.Args.TaskID
 	row, err := s.queries.TaskGet(ctx, id)
 	if err != nil {
-		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+		if err = db.MapError(err, "task"); apperr.Is(err, apperr.NotFound) {
 			return river.JobCancel(fmt.Errorf("task %s no longer exists", id))
 		}
-		return err
+		return retryLater(err)
 	}
 	if Terminal(row.Status) {
 		return nil // cancelled before it started, or already done
 	}
+	if row.JobID != nil && *row.JobID != job.ID {
+		// The task was taken over and runs as another job now; this one was
+		// cancelled then, and comes back only if River rescued it first.
+		return river.JobCancel(fmt.Errorf("superseded: task %s now runs as job %d", id, *row.JobID))
+	}
 	if row.Status == "processing" {
-		// The instance that ran it died mid-run: River rescued the job.
-		if err := s.recoverInterrupted(ctx, id); err != nil {
-			return err
+		// An earlier attempt of this job died mid-run (River rescued the
+		// job) or could not write its outcome: take its lease and go again.
+		if row, err = s.recoverInterrupted(ctx, id); err != nil {
+			return retryLater(err)
 		}
 	}
 
-	agent, started, err := s.claimAndStart(ctx, row)
+	agent, started, err := s.claimAndStart(ctx, row, job.ID)
 	if err != nil {
 		switch {
 		case errors.Is(err, errNoAgent):
@@ -83,21 +89,42 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 		case apperr.Is(err, apperr.NotFound):
 			return nil // cancelled before it could start
 		}
-		return err
+		return retryLater(err)
 	}
+	// The attempt holds the task's lease from here: its heartbeat is written
+	// with the others of this instance, and a heartbeat that finds the lease
+	// gone (the task was taken over) cancels the run.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer s.rec.beats.hold(id, started.Lease, cancel)()
+	runCtx = withAttempt(runCtx)
+
 	s.publishAgent(agent)
-	s.timeline(ctx, id, "assigned", "assigned to "+agent.Name, map[string]any{"agent_id": agent.ID, "agent": agent.Name, "attempt": started.Attempts})
+	s.timeline(ctx, id, "assigned", "assigned to "+agent.Name, map[string]any{"agent_id": agent.ID, "agent": agent.Name, "attempt": started.Attempts, "lease": started.Lease})
 	if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &id, Type: "request"}); err != nil {
 		s.logger.WarnContext(ctx, "could not mark the request delivered", "task_id", id, "err", err)
 	}
 	s.publish(events.TaskAssigned, FromRow(started))
 
-	output, runErr := s.run(ctx, started, agent)
-	return s.finish(ctx, job, started, agent, output, runErr)
+	output, runErr := s.run(runCtx, started, agent)
+	return s.finish(runCtx, job, started, agent, output, runErr)
+}
+
+// retryLater returns a database outage to River as a snooze, which spends
+// no attempt (an outage is not the task's fault, and a task whose attempts
+// all ran into one would be stranded); other errors are retried with
+// backoff.
+func retryLater(err error) error {
+	if apperr.Is(err, apperr.Unavailable) {
+		return river.JobSnooze(finishRetry)
+	}
+	return err
 }
 
 // finish records the outcome of an attempt, frees the agent and tells River
-// what to do next.
+// what to do next. Every write names the attempt's lease: once the task was
+// taken over they match nothing, and the attempt ends without a trace on the
+// task (see superseded).
 func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent, output json.RawMessage, runErr error) error {
 	bg := context.WithoutCancel(ctx)
 	id := task.ID
@@ -105,14 +132,13 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		var row db.Task
 		err := s.inTx(bg, func(q *db.Queries) error {
 			var err error
-			if row, err = q.TaskComplete(bg, db.TaskCompleteParams{ID: id, OutputData: output}); err != nil {
+			if row, err = q.TaskCompleteLeased(bg, db.TaskCompleteLeasedParams{ID: id, Lease: task.Lease, OutputData: output}); err != nil {
 				return db.MapError(err, "task")
 			}
 			return s.releaseWith(bg, q, agent.ID, id, true, false)
 		})
 		if apperr.Is(err, apperr.NotFound) {
-			s.release(bg, agent.ID, id, false, false)
-			return nil // cancelled while finishing
+			return s.unchanged(bg, job, task, agent) // cancelled or taken over while finishing
 		}
 		if err != nil {
 			// Nothing was written (the database is down). Snooze rather than
@@ -128,16 +154,28 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	}
 
 	current, err := s.queries.TaskGet(bg, id)
+	if err == nil && current.Lease != task.Lease {
+		return s.superseded(bg, job, task, current)
+	}
 	if err == nil && current.Status == "cancelled" {
 		s.release(bg, agent.ID, id, false, false)
 		return river.JobCancel(fmt.Errorf("task cancelled"))
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The server is stopping: hand the task back for another instance.
-		if _, err := s.queries.TaskRequeue(bg, db.TaskRequeueParams{ID: id, ErrorMessage: strPtr("handed back: the server running it stopped")}); err == nil {
-			s.timeline(bg, id, "retry", "handed back: the server running it stopped", nil)
+		why := "handed back: the server running it stopped"
+		err := s.inTx(bg, func(q *db.Queries) error {
+			if _, err := q.TaskRequeueLeased(bg, db.TaskRequeueLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &why}); err != nil {
+				return db.MapError(err, "task")
+			}
+			return s.releaseWith(bg, q, agent.ID, id, false, false)
+		})
+		if apperr.Is(err, apperr.NotFound) {
+			return s.unchanged(bg, job, task, agent)
 		}
-		s.release(bg, agent.ID, id, false, false)
+		if err == nil {
+			s.timeline(bg, id, "retry", why, nil)
+		}
 		return river.JobSnooze(0)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -147,37 +185,79 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	permanent := apperr.Is(runErr, apperr.Invalid) || apperr.Is(runErr, apperr.TooLarge) || apperr.Is(runErr, apperr.Forbidden) || apperr.Is(runErr, apperr.Conflict)
 	if !permanent && job.Attempt < job.MaxAttempts {
 		err := s.inTx(bg, func(q *db.Queries) error {
-			if _, err := q.TaskRequeue(bg, db.TaskRequeueParams{ID: id, ErrorMessage: &msg}); err != nil {
+			if _, err := q.TaskRequeueLeased(bg, db.TaskRequeueLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &msg}); err != nil {
 				return db.MapError(err, "task")
 			}
 			return s.releaseWith(bg, q, agent.ID, id, false, false) // only a task's final failure counts
 		})
+		if apperr.Is(err, apperr.NotFound) {
+			return s.unchanged(bg, job, task, agent)
+		}
 		if err != nil {
 			s.logger.WarnContext(ctx, "could not requeue task; the next attempt recovers it", "task_id", id, "err", err)
 		}
-		s.timeline(bg, id, "retry", fmt.Sprintf("attempt %d of %d failed: %s", job.Attempt, job.MaxAttempts, msg), map[string]any{"attempt": job.Attempt})
+		s.timeline(bg, id, "retry", fmt.Sprintf("attempt %d of %d failed: %s", task.Attempts, task.MaxAttempts, msg), map[string]any{"attempt": task.Attempts})
 		return runErr // River retries with backoff
 	}
 	var row db.Task
 	err = s.inTx(bg, func(q *db.Queries) error {
 		var err error
-		if row, err = q.TaskFail(bg, db.TaskFailParams{ID: id, ErrorMessage: &msg}); err != nil {
+		if row, err = q.TaskFailLeased(bg, db.TaskFailLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &msg}); err != nil {
 			return db.MapError(err, "task")
 		}
 		return s.releaseWith(bg, q, agent.ID, id, false, true)
 	})
-	if err != nil && !apperr.Is(err, apperr.NotFound) {
+	if apperr.Is(err, apperr.NotFound) {
+		return s.unchanged(bg, job, task, agent)
+	}
+	if err != nil {
 		// Nothing was written (the database is down): as above, come back
 		// without spending an attempt and recover.
 		s.logger.WarnContext(ctx, "could not record the task's failure; it will be looked at again", "task_id", id, "err", err)
 		return river.JobSnooze(finishRetry)
 	}
-	if err == nil {
-		s.timeline(bg, id, "failed", msg, map[string]any{"attempt": job.Attempt})
-		s.publish(events.TaskFailed, FromRow(row))
-		s.respond(bg, row, agent, map[string]any{"status": "failed", "error": msg})
-	}
+	s.timeline(bg, id, "failed", msg, map[string]any{"attempt": task.Attempts})
+	s.publish(events.TaskFailed, FromRow(row))
+	s.respond(bg, row, agent, map[string]any{"status": "failed", "error": msg})
 	return river.JobCancel(runErr) // final: no further River attempts
+}
+
+// unchanged explains a fenced write of finish that matched no row: the task
+// was taken over (its lease moved on), or cancelled, or already ended.
+func (s *Service) unchanged(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent) error {
+	current, err := s.queries.TaskGet(ctx, task.ID)
+	if err != nil {
+		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+			return nil // deleted
+		}
+		return river.JobSnooze(finishRetry) // cannot tell now: look again
+	}
+	if current.Lease != task.Lease {
+		return s.superseded(ctx, job, task, current)
+	}
+	if current.Status == "cancelled" {
+		s.release(ctx, agent.ID, task.ID, false, false)
+		return river.JobCancel(fmt.Errorf("task cancelled"))
+	}
+	return nil
+}
+
+// superseded ends an attempt whose task was taken over by another worker
+// (its heartbeat had stopped: the database was out of reach from here, or
+// this process stalled). The attempt writes nothing about the run: the agent
+// and the outcome are the new lease holder's. The job this attempt ran was
+// cancelled by the takeover, unless it is the task's job still (River
+// rescued the job while this attempt lingered past its timeout): then
+// another attempt of the same job is running and must not be disturbed.
+func (s *Service) superseded(ctx context.Context, job *river.Job[TaskArgs], task, current db.Task) error {
+	s.logger.WarnContext(ctx, "an attempt's task was taken over; its result is discarded",
+		"task_id", task.ID, "lease", task.Lease, "current_lease", current.Lease, "job_id", job.ID)
+	s.timeline(ctx, task.ID, "retry", fmt.Sprintf("attempt %d (lease %d) ended after the task was taken over; its result was discarded", task.Attempts, task.Lease),
+		map[string]any{"lease": task.Lease, "current_lease": current.Lease, "job_id": job.ID})
+	if current.JobID != nil && *current.JobID == job.ID {
+		return nil
+	}
+	return river.JobCancel(errLeaseLost)
 }
 
 // finishRetry is how soon a task whose outcome could not be written (the
@@ -187,9 +267,10 @@ const finishRetry = 5 * time.Second
 // errNoAgent means no free agent can take the task now.
 var errNoAgent = errors.New("no free agent")
 
-// claimAndStart claims an agent and starts the task in one transaction, so
-// an agent is never left busy with a task that did not start.
-func (s *Service) claimAndStart(ctx context.Context, row db.Task) (agent db.Agent, started db.Task, err error) {
+// claimAndStart claims an agent and starts the task as job jobID in one
+// transaction, so an agent is never left busy with a task that did not
+// start.
+func (s *Service) claimAndStart(ctx context.Context, row db.Task, jobID int64) (agent db.Agent, started db.Task, err error) {
 	id := row.ID
 	err = s.inTx(ctx, func(q *db.Queries) error {
 		var err error
@@ -205,7 +286,7 @@ func (s *Service) claimAndStart(ctx context.Context, row db.Task) (agent db.Agen
 			}
 			return err
 		}
-		started, err = q.TaskStart(ctx, db.TaskStartParams{ID: id, AgentID: &agent.ID})
+		started, err = q.TaskStartLeased(ctx, db.TaskStartLeasedParams{ID: id, AgentID: &agent.ID, JobID: &jobID})
 		return db.MapError(err, "task "+id.String())
 	})
 	return agent, started, err
@@ -258,26 +339,37 @@ func (s *Service) releaseOrphans(ctx context.Context) {
 	}
 }
 
-// recoverInterrupted frees the agent a dead instance left busy with the task
-// and puts the task back in line.
-func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) error {
-	held, err := s.queries.AgentReleaseTask(ctx, &id)
+// recoverInterrupted frees the agent an interrupted attempt left busy with
+// the task and puts the task back in line under a new lease, so that
+// attempt, should it still be alive, can no longer finish it. It returns the
+// task as it is now.
+func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) (db.Task, error) {
+	var row db.Task
+	var freed []db.Agent
+	err := s.inTx(ctx, func(q *db.Queries) error {
+		var err error
+		if freed, err = q.AgentReleaseTask(ctx, &id); err != nil {
+			return db.MapError(err, "agent")
+		}
+		row, err = q.TaskRecoverLeased(ctx, id)
+		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+			row, err = q.TaskGet(ctx, id) // recovered by someone else meanwhile
+		}
+		return db.MapError(err, "task")
+	})
 	if err != nil {
-		return err
+		return db.Task{}, err
 	}
-	for _, a := range held {
+	for _, a := range freed {
 		s.publishAgent(a)
 	}
-	if _, err := s.queries.TaskRecoverInterrupted(ctx, id); err != nil && !apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
-		return err
-	}
-	s.timeline(ctx, id, "retry", "the previous attempt was interrupted (server stopped or crashed); running again", nil)
-	return nil
+	s.timeline(ctx, id, "retry", "the previous attempt was interrupted (server stopped or crashed); running again", map[string]any{"lease": row.Lease})
+	return row, nil
 }
 
 // progress records and publishes a task's progress.
 func (s *Service) progress(ctx context.Context, task db.Task, pct int, msg string) {
-	if err := s.queries.TaskProgress(ctx, db.TaskProgressParams{ID: task.ID, Progress: int16(pct)}); err != nil {
+	if err := s.queries.TaskProgressLeased(ctx, db.TaskProgressLeasedParams{ID: task.ID, Lease: task.Lease, Progress: int16(pct)}); err != nil {
 		return
 	}
 	s.timeline(ctx, task.ID, "progress", msg, map[string]any{"progress": pct})
@@ -288,14 +380,50 @@ func (s *Service) progress(ctx context.Context, task db.Task, pct int, msg strin
 
 // callTool runs one tool for a task through the executor, so the call is
 // recorded with the task and agent, and adds its usage to the task.
+//
+// Exactly once across takeovers: the step runs only while the attempt holds
+// the task's lease, and is recorded only if it still does (the executor's
+// fenced insert). A pure tool's step that an earlier attempt of the task
+// already recorded with the same arguments is reused rather than run again:
+// a plan of pure tools is deterministic, so a task taken over after a crash
+// resumes where the dead attempt stopped and every step is in
+// mcp.tool_executions once.
 func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, tool string, args any) (tools.Execution, error) {
 	raw, err := json.Marshal(args)
 	if err != nil {
 		return tools.Execution{}, err
 	}
+	held, err := s.queries.TaskLeaseHeld(ctx, db.TaskLeaseHeldParams{ID: task.ID, Lease: task.Lease})
+	if err != nil {
+		return tools.Execution{}, db.MapError(err, "task")
+	}
+	if !held {
+		return tools.Execution{}, errLeaseLost
+	}
+	at := attemptFrom(ctx)
+	if s.pure(tool) {
+		prev, err := s.queries.ToolExecutionFindReusable(ctx, db.ToolExecutionFindReusableParams{TaskID: &task.ID, ToolName: tool, Parameters: raw, Used: at.used()})
+		if err == nil {
+			at.use(prev.ToolExecution.ID)
+			exec := tools.FromRow(prev.ToolExecution)
+			exec.Summary = prev.Summary
+			s.timeline(ctx, task.ID, "tool_call", tool+" "+exec.Status+" (recorded by an earlier attempt, reused)",
+				map[string]any{"tool": tool, "execution_id": exec.ID, "execution_time_ms": exec.DurationMS, "status": exec.Status, "reused": true})
+			return exec, nil
+		}
+		if err = db.MapError(err, "tool execution"); !apperr.Is(err, apperr.NotFound) {
+			return tools.Execution{}, err
+		}
+	}
 	s.timeline(ctx, task.ID, "step", "running "+tool, map[string]any{"tool": tool})
-	exec, err := s.executor.Execute(ctx, tools.Request{Tool: tool, Arguments: raw, Source: tools.SourceAgent, AgentID: &agent.ID, TaskID: &task.ID})
+	exec, err := s.executor.Execute(ctx, tools.Request{Tool: tool, Arguments: raw, Source: tools.SourceAgent, AgentID: &agent.ID, TaskID: &task.ID, TaskLease: task.Lease})
+	if exec.ID != uuid.Nil {
+		at.use(exec.ID)
+	}
 	data := map[string]any{"tool": tool, "execution_id": exec.ID, "execution_time_ms": exec.DurationMS, "status": exec.Status}
+	if s.pure(tool) && exec.Summary != "" {
+		data["summary"] = clip(exec.Summary) // what a resumed attempt reuses with the result
+	}
 	if err != nil {
 		data["error"] = apperr.MessageOf(err)
 	}
@@ -304,6 +432,14 @@ func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, to
 		_ = s.queries.TaskAddUsage(context.WithoutCancel(ctx), db.TaskAddUsageParams{ID: task.ID, Tokens: exec.TokensUsed, Cost: exec.Cost})
 	}
 	return exec, err
+}
+
+// pure reports whether a tool is a pure computation (reads nothing outside,
+// changes nothing): its recorded result can stand for a new run with the
+// same arguments.
+func (s *Service) pure(tool string) bool {
+	t, ok := s.executor.Registry().Lookup(tool)
+	return ok && t.ReadOnly && !t.OpenWorld
 }
 
 func b2i(b bool) int32 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
@@ -59,6 +60,10 @@ type Request struct {
 	APIKeyID  *uuid.UUID
 	AgentID   *uuid.UUID
 	TaskID    *uuid.UUID
+	// TaskLease, when not zero, fences an agent's step: the run is recorded
+	// only while TaskID still runs under this lease (agents.tasks.lease), so
+	// a worker whose task was taken over cannot add a step to it.
+	TaskLease int64
 	// Progress, when set, receives progress reports from the tool.
 	Progress func(done, total float64, message string)
 }
@@ -120,7 +125,7 @@ func (e *Executor) Execute(ctx context.Context, req Request) (Execution, error) 
 		exec.Result = nil
 		exec.Summary = ""
 	}
-	if err := e.record(ctx, &exec); err != nil {
+	if err := e.record(ctx, &exec, req.TaskLease); err != nil {
 		// Nothing was recorded: an id here would send the client to a 404.
 		exec.ID = uuid.Nil
 		return exec, err
@@ -205,8 +210,9 @@ func encodeResult(tool string, result any) (json.RawMessage, error) {
 }
 
 // record stores the execution. It uses a context that outlives the caller's,
-// so a cancelled call is still recorded.
-func (e *Executor) record(ctx context.Context, exec *Execution) error {
+// so a cancelled call is still recorded. With a task lease the record is
+// refused (Conflict) once the task no longer runs under it.
+func (e *Executor) record(ctx context.Context, exec *Execution, lease int64) error {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return err
@@ -218,6 +224,22 @@ func (e *Executor) record(ctx context.Context, exec *Execution) error {
 	}
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if lease != 0 && exec.TaskID != nil {
+		_, err = e.queries.ToolExecutionCreateLeased(recordCtx, db.ToolExecutionCreateLeasedParams{
+			ID: exec.ID, ToolName: exec.ToolName, AgentID: exec.AgentID, TaskID: *exec.TaskID, ApiKeyID: exec.APIKeyID,
+			Source: string(exec.Source), Parameters: exec.Parameters, Result: exec.Result, Error: errText,
+			ExecutionTimeMs: int32(exec.DurationMS), TokensUsed: exec.TokensUsed, Cost: exec.Cost, CreatedAt: exec.CreatedAt,
+			Lease: lease,
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			exec.ID = uuid.Nil // nothing was recorded: no id to point to
+			return apperr.E(apperr.Conflict, "the task was taken over by another worker; this step was not recorded")
+		}
+		if err != nil {
+			return db.MapError(err, "tool execution")
+		}
+		return nil
+	}
 	_, err = e.queries.ToolExecutionCreate(recordCtx, db.ToolExecutionCreateParams{
 		ID: exec.ID, ToolName: exec.ToolName, AgentID: exec.AgentID, TaskID: exec.TaskID, ApiKeyID: exec.APIKeyID,
 		Source: string(exec.Source), Parameters: exec.Parameters, Result: exec.Result, Error: errText,
