@@ -80,7 +80,7 @@ func TestDashboardOverviewStats(t *testing.T) {
 	doc := testkit.ParseHTML(t, body)
 	require.Equal(t, "0", testkit.ByTestID(doc, "tasks-completed").Text())
 	require.Equal(t, "6", testkit.ByTestID(doc, "agents-idle").Text())
-	require.Equal(t, 1, testkit.ByTestID(doc, "latency-chart").Find("svg").Length())
+	require.Contains(t, testkit.ByTestID(doc, "latency-chart").Text(), "No tool runs")
 	require.Equal(t, 1, testkit.ByTestID(doc, "overview-stats").Find(`[data-testid="chart-completed"]`).Length())
 
 	resp, body = srv.Do(t, http.MethodPost, "/api/v1/resources/tasks", srv.AdminKey,

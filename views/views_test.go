@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/auth"
 	"github.com/bizmcp/bizmcp/internal/connect"
 	"github.com/bizmcp/bizmcp/internal/testkit"
@@ -159,4 +160,15 @@ func TestConnectPageListsCatalogue(t *testing.T) {
 	for _, id := range []string{"claude-code", "cursor", "vscode", "windsurf", "claude-desktop", "inspector"} {
 		require.Equal(t, 1, testkit.ByTestID(doc, "snippet-"+id).Length(), id)
 	}
+}
+
+// A component call after text on the same line is not a call in templ: no
+// page may show one as text.
+func TestNoTemplCallRenderedAsText(t *testing.T) {
+	t.Parallel()
+	used := time.Now().Add(-time.Hour)
+	a := agents.Agent{ID: uuid.New(), Name: "a", Type: "sales", Status: "idle", LastActivity: &used}
+	doc := testkit.RenderFragment(t, views.AgentUpdate(a, time.Now()))
+	require.NotContains(t, doc.Text(), "@")
+	require.Equal(t, "1 hour ago", doc.Find("time").Text())
 }
