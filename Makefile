@@ -11,7 +11,7 @@ DEV_REDIS_PORT ?= 56379
 GOTESTFLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
 FUZZTIME ?= 10m
-FUZZTIME_SHORT ?= 8s
+FUZZTIME_SHORT ?= 5s
 
 .DEFAULT_GOAL := help
 
@@ -29,10 +29,21 @@ build: ## build bin/bizmcp
 
 .PHONY: test
 test: ## every test: Go tests (race detector on) on local PostgreSQL and Redis, then MCP interop
+	scripts/chromium.sh
 	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
 	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
 	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
 	  bash -c '$(GO) tool gotestsum --format testname --format-hide-empty-pkg -- $(GOTESTFLAGS) $(PKGS) && scripts/interop.sh && FUZZTIME=$(FUZZTIME_SHORT) scripts/fuzz.sh'
+
+.PHONY: screenshots
+screenshots: ## regenerate docs/screenshots/*.png with the browser tests (headless Chromium); commit them
+	scripts/chromium.sh
+	rm -f docs/screenshots/*.png
+	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
+	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
+	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
+	      BIZMCP_SCREENSHOTS=1 BIZMCP_REQUIRE_BROWSER=1 \
+	  $(GO) test -count=1 -run '^TestDashboard$$' ./internal/browsertest/
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 10m) against local PostgreSQL and Redis
