@@ -37,6 +37,7 @@ func testPages(t *testing.T, chrome *testkit.Chromium) {
 		{"/agents", "agents", "/agents"},
 		{"/tasks", "tasks", "/tasks"},
 		{"/tools", "tools", "/tools"},
+		{"/messages", "messages", "/messages"},
 	} {
 		if st := tab.OpenStatus(p.path); st != http.StatusOK {
 			t.Errorf("%s: status %d, want 200", p.path, st)
