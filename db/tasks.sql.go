@@ -1278,7 +1278,8 @@ SELECT e.id, e.tool_name, e.agent_id, e.task_id, e.api_key_id, e.source, e.param
                                 ORDER BY ev.id LIMIT 1), '')::text AS summary
 FROM mcp.tool_executions AS e
 WHERE e.task_id = $1 AND e.tool_name = $2 AND e.error IS NULL
-  AND e.parameters = $3::jsonb AND NOT (e.id = ANY($4::uuid[]))
+  AND ($3::jsonb IS NULL OR e.parameters = $3::jsonb)
+  AND NOT (e.id = ANY($4::uuid[]))
 ORDER BY e.created_at, e.id
 LIMIT 1
 `
@@ -1299,8 +1300,10 @@ type ToolExecutionFindReusableRow struct {
 // same arguments that an earlier attempt of this task recorded, not already
 // reused by this attempt: a task taken over after a crash resumes its
 // deterministic plan instead of running (and recording) its steps twice.
-// The run's summary is not a column of the execution: it comes from the
-// step's timeline entry, so later steps get the same arguments as before.
+// A step of a task's fixed plan matches by tool alone (parameters NULL): its
+// arguments may name the agent, and the attempt that resumes may run on
+// another agent of the domain. The run's summary is not a column of the
+// execution: it comes from the step's timeline entry.
 func (q *Queries) ToolExecutionFindReusable(ctx context.Context, arg ToolExecutionFindReusableParams) (ToolExecutionFindReusableRow, error) {
 	row := q.db.QueryRow(ctx, toolExecutionFindReusable,
 		arg.TaskID,

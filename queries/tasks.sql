@@ -229,8 +229,10 @@ RETURNING *;
 -- same arguments that an earlier attempt of this task recorded, not already
 -- reused by this attempt: a task taken over after a crash resumes its
 -- deterministic plan instead of running (and recording) its steps twice.
--- The run's summary is not a column of the execution: it comes from the
--- step's timeline entry, so later steps get the same arguments as before.
+-- A step of a task's fixed plan matches by tool alone (parameters NULL): its
+-- arguments may name the agent, and the attempt that resumes may run on
+-- another agent of the domain. The run's summary is not a column of the
+-- execution: it comes from the step's timeline entry.
 -- name: ToolExecutionFindReusable :one
 SELECT sqlc.embed(e), coalesce((SELECT ev.data->>'summary' FROM agents.task_events AS ev
                                 WHERE ev.task_id = e.task_id AND ev.type = 'tool_call'
@@ -238,7 +240,8 @@ SELECT sqlc.embed(e), coalesce((SELECT ev.data->>'summary' FROM agents.task_even
                                 ORDER BY ev.id LIMIT 1), '')::text AS summary
 FROM mcp.tool_executions AS e
 WHERE e.task_id = sqlc.arg(task_id) AND e.tool_name = sqlc.arg(tool_name) AND e.error IS NULL
-  AND e.parameters = sqlc.arg(parameters)::jsonb AND NOT (e.id = ANY(sqlc.arg(used)::uuid[]))
+  AND (sqlc.narg(parameters)::jsonb IS NULL OR e.parameters = sqlc.narg(parameters)::jsonb)
+  AND NOT (e.id = ANY(sqlc.arg(used)::uuid[]))
 ORDER BY e.created_at, e.id
 LIMIT 1;
 

@@ -25,7 +25,7 @@ func (s *Service) ClaimAndStart(ctx context.Context, row db.Task) (db.Agent, db.
 }
 
 func (s *Service) RunPlan(ctx context.Context, task db.Task, agent db.Agent) (json.RawMessage, error) {
-	return s.run(withAttempt(ctx), task, agent)
+	return s.run(withPlanAttempt(ctx), task, agent)
 }
 
 func (s *Service) Finish(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent, output json.RawMessage, runErr error) error {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -136,6 +137,11 @@ func (h *heartbeats) count() int {
 // executions it has used (run or reused), so a repeated identical call
 // within the attempt is not mistaken for a step an earlier attempt did.
 type attempt struct {
+	// plan is set when the task runs its domain's fixed plan (not a
+	// model-driven loop): each tool is one step, so an earlier attempt's
+	// run of the tool is that step whatever its arguments.
+	plan bool
+
 	mu   sync.Mutex
 	uses []uuid.UUID
 }
@@ -144,6 +150,21 @@ type attemptKey struct{}
 
 func withAttempt(ctx context.Context) context.Context {
 	return context.WithValue(ctx, attemptKey{}, &attempt{})
+}
+
+// withPlanAttempt is withAttempt for a task that runs its fixed plan.
+func withPlanAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, attemptKey{}, &attempt{plan: true})
+}
+
+// runsPlan reports whether a task's input asks for the fixed plan rather
+// than the model-driven tool loop.
+func runsPlan(input []byte) bool {
+	var in struct {
+		UseTools bool `json:"use_tools"`
+	}
+	_ = json.Unmarshal(input, &in)
+	return !in.UseTools
 }
 
 // attemptFrom returns the attempt of ctx; outside one (a direct call in a

@@ -156,9 +156,15 @@ func TestFenceRefusesStaleWorker(t *testing.T) {
 	okRuns, _ := b.executions(t, stale.ID)
 	require.Equal(t, 2, okRuns, "only the stale worker's two steps from before the takeover")
 
-	// The new worker resumes: both steps are reused, nothing runs twice.
+	// The new worker resumes, on another agent of the domain (the first is
+	// paused): both steps are reused, nothing runs twice.
+	_, err = b.pool.Exec(ctx, "UPDATE agents.agents SET status = 'paused' WHERE id = $1", staleAgent.ID)
+	require.NoError(t, err)
+	_, err = agents.NewService(b.q, func(string) bool { return true }, noEvents{}).Create(ctx, agents.CreateParams{Name: "Finance two", Type: "finance"})
+	require.NoError(t, err)
 	agent, started, err := b.s.ClaimAndStart(ctx, after)
 	require.NoError(t, err)
+	require.NotEqual(t, staleAgent.ID, agent.ID)
 	require.Equal(t, stale.Lease+2, started.Lease)
 	newJob := &river.Job[TaskArgs]{JobRow: &rivertype.JobRow{ID: *started.JobID, Attempt: 1, MaxAttempts: int(started.MaxAttempts - stale.Attempts)}, Args: staleJob.Args}
 	out, err := b.s.RunPlan(ctx, started, agent)
@@ -209,6 +215,11 @@ func TestTakeoverResumesAfterTheLastRecordedStep(t *testing.T) {
 	var reused int
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM agents.task_events WHERE task_id = $1 AND type = 'tool_call' AND data->>'reused' = 'true'", dead.ID).Scan(&reused))
 	require.Equal(t, 1, reused)
+	var newState string
+	var priority int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT state, priority FROM river_job WHERE id = $1", *started.JobID).Scan(&newState, &priority))
+	require.Equal(t, "available", newState, "the new job is available at once, not left to the leader's scheduler")
+	require.Equal(t, 2, priority, "a taken-over medium task goes one priority up, ahead of the backlog")
 	var attempts int
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT attempts FROM agents.tasks WHERE id = $1", dead.ID).Scan(&attempts))
 	require.Equal(t, 2, attempts, "the crashed attempt counts, as River's own rescue counts it")

@@ -218,8 +218,13 @@ func (s *Service) requeueTaken(ctx context.Context, tx pgx.Tx, q *db.Queries, ro
 		out.failed = append(out.failed, failed)
 		return nil
 	}
+	// A taken-over task was already running: it goes one priority up (River
+	// fetches by priority first) so it does not wait behind the whole
+	// backlog that arrived after it. Keeping its place by an old ScheduledAt
+	// does not work: River inserts such a job as scheduled, and only the
+	// leader's scheduler makes it available, seconds later.
 	res, err := s.river.InsertTx(ctx, tx, TaskArgs{TaskID: row.ID, TimeoutSeconds: int(row.TimeoutSeconds)}, &river.InsertOpts{
-		Priority: riverPriority(row.Priority), MaxAttempts: int(row.MaxAttempts - row.Attempts),
+		Priority: max(1, riverPriority(row.Priority)-1), MaxAttempts: int(row.MaxAttempts - row.Attempts),
 	})
 	if err != nil {
 		return db.MapError(err, "task job")

@@ -97,7 +97,11 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer s.rec.beats.hold(id, started.Lease, cancel)()
-	runCtx = withAttempt(runCtx)
+	if runsPlan(started.InputData) {
+		runCtx = withPlanAttempt(runCtx)
+	} else {
+		runCtx = withAttempt(runCtx)
+	}
 
 	s.publishAgent(agent)
 	s.timeline(ctx, id, "assigned", "assigned to "+agent.Name, map[string]any{"agent_id": agent.ID, "agent": agent.Name, "attempt": started.Attempts, "lease": started.Lease})
@@ -384,10 +388,10 @@ func (s *Service) progress(ctx context.Context, task db.Task, pct int, msg strin
 // Exactly once across takeovers: the step runs only while the attempt holds
 // the task's lease, and is recorded only if it still does (the executor's
 // fenced insert). A pure tool's step that an earlier attempt of the task
-// already recorded with the same arguments is reused rather than run again:
-// a plan of pure tools is deterministic, so a task taken over after a crash
-// resumes where the dead attempt stopped and every step is in
-// mcp.tool_executions once.
+// already recorded is reused rather than run again (in a model-driven loop
+// only a run with the same arguments): a plan of pure tools is
+// deterministic, so a task taken over after a crash resumes where the dead
+// attempt stopped and every step is in mcp.tool_executions once.
 func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, tool string, args any) (tools.Execution, error) {
 	raw, err := json.Marshal(args)
 	if err != nil {
@@ -402,7 +406,11 @@ func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, to
 	}
 	at := attemptFrom(ctx)
 	if s.pure(tool) {
-		prev, err := s.queries.ToolExecutionFindReusable(ctx, db.ToolExecutionFindReusableParams{TaskID: &task.ID, ToolName: tool, Parameters: raw, Used: at.used()})
+		params := raw
+		if at.plan {
+			params = nil // the plan's step, whatever agent ran it
+		}
+		prev, err := s.queries.ToolExecutionFindReusable(ctx, db.ToolExecutionFindReusableParams{TaskID: &task.ID, ToolName: tool, Parameters: params, Used: at.used()})
 		if err == nil {
 			at.use(prev.ToolExecution.ID)
 			exec := tools.FromRow(prev.ToolExecution)
