@@ -264,7 +264,7 @@ func drillRedis(ctx context.Context, o *options, r *report) error {
 	}
 	r.check(ok, "before: an event on instance a reaches a stream on instance b")
 
-	l := &load{c: c, insts: []*instance{a, b}, key: c.key}
+	l := &load{c: c, insts: []*instance{a, b}, key: c.key, mcpShare: 0.1, wsShare: 0.1}
 	lctx, stopLoad := context.WithCancel(ctx)
 	loadDone := make(chan struct{})
 	go func() { defer close(loadDone); l.run(lctx, 50, nil) }()
@@ -276,7 +276,7 @@ func drillRedis(ctx context.Context, o *options, r *report) error {
 		return err
 	}
 	down := time.Now()
-	r.figure("Redis stopped", "for %s, under %d requests/s of REST, MCP and WebSocket", o.redisDown, 50)
+	r.figure("Redis stopped", "for %s, under %d operations/s (80%% REST, 10%% MCP sessions, 10%% WebSocket streams)", o.redisDown, 50)
 
 	// Limits still hold while Redis is down: in process.
 	time.Sleep(min(5*time.Second, o.redisDown/3))

@@ -139,6 +139,11 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 			if row, err = q.TaskCompleteLeased(bg, db.TaskCompleteLeasedParams{ID: id, Lease: task.Lease, OutputData: output}); err != nil {
 				return db.MapError(err, "task")
 			}
+			// The timeline's entry is written with the outcome, so an
+			// outage right after cannot leave a completed task without it.
+			if _, err := q.TaskEventCreate(bg, db.TaskEventCreateParams{TaskID: id, Type: "completed", Message: "completed", Data: mustJSON(map[string]any{"attempt": row.Attempts})}); err != nil {
+				return db.MapError(err, "task event")
+			}
 			return s.releaseWith(bg, q, agent.ID, id, true, false)
 		})
 		if apperr.Is(err, apperr.NotFound) {
@@ -151,7 +156,6 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 			s.logger.WarnContext(ctx, "could not record the task's completion; it will run again", "task_id", id, "err", err)
 			return river.JobSnooze(finishRetry)
 		}
-		s.timeline(bg, id, "completed", "completed", map[string]any{"attempt": row.Attempts})
 		s.publish(events.TaskCompleted, FromRow(row))
 		s.respond(bg, row, agent, map[string]any{"status": "completed", "output": json.RawMessage(output)})
 		return nil
@@ -209,6 +213,9 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		if row, err = q.TaskFailLeased(bg, db.TaskFailLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &msg}); err != nil {
 			return db.MapError(err, "task")
 		}
+		if _, err := q.TaskEventCreate(bg, db.TaskEventCreateParams{TaskID: id, Type: "failed", Message: msg, Data: mustJSON(map[string]any{"attempt": task.Attempts})}); err != nil {
+			return db.MapError(err, "task event")
+		}
 		return s.releaseWith(bg, q, agent.ID, id, false, true)
 	})
 	if apperr.Is(err, apperr.NotFound) {
@@ -220,7 +227,6 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		s.logger.WarnContext(ctx, "could not record the task's failure; it will be looked at again", "task_id", id, "err", err)
 		return river.JobSnooze(finishRetry)
 	}
-	s.timeline(bg, id, "failed", msg, map[string]any{"attempt": task.Attempts})
 	s.publish(events.TaskFailed, FromRow(row))
 	s.respond(bg, row, agent, map[string]any{"status": "failed", "error": msg})
 	return river.JobCancel(runErr) // final: no further River attempts
