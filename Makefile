@@ -52,6 +52,10 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10m) against local Pos
 	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \
 	  FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
+.PHONY: chaos
+chaos: ## fault and soak drills (SIGKILL, PostgreSQL restart, Redis outage, 30-min soak) on their own services; CHAOSFLAGS=-short for the 4-minute version
+	scripts/chaos.sh $(CHAOSFLAGS)
+
 .PHONY: conformance
 conformance: ## the official MCP conformance suite and the MCP Inspector CLI against a real server (Node 22, pinned)
 	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- scripts/interop.sh
