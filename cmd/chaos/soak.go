@@ -421,6 +421,13 @@ func drillSoak(ctx context.Context, o *options, r *report) error {
 			return ctx.Err()
 		case <-time.After(wait):
 		}
+		for _, in := range insts {
+			select {
+			case <-in.done:
+				return fmt.Errorf("instance %s exited during the soak, %s in (its log says why; a signal from outside the drill ends it cleanly)", in.name, time.Since(t0).Round(time.Second))
+			default:
+			}
+		}
 		now, pg, err := c.sampleAll(ctx, insts)
 		if err == nil {
 			r.figure(fmt.Sprintf("at %s (under load)", time.Since(t0).Round(time.Second)), "a: %.1f MB %0.f gr %d sock; b: %.1f MB %0.f gr %d sock; db %d",
