@@ -81,3 +81,27 @@ func TestPostgresRestartDuringTaskBurst(t *testing.T) {
 	require.NoError(t, conn.QueryRow(context.Background(), "SELECT count(*) FROM agents.agents WHERE current_task_id IS NOT NULL").Scan(&busy))
 	require.Zero(t, busy)
 }
+
+// A provider whose error quotes a NUL character and invalid UTF-8: the
+// task still fails cleanly with a readable, storable message, instead of
+// looping on a failure PostgreSQL refuses to record.
+func TestTaskFailureWithHostileProviderError(t *testing.T) {
+	t.Parallel()
+	fake := testkit.StartFakeLLM(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("{\"error\":{\"message\":\"model \\u0000 gone \xff\xfe\",\"type\":\"invalid_request_error\"}}"))
+	})
+	srv := testkit.StartServer(t, withFakeLLM(fake))
+	id := postTask(t, srv, `{"title":"Ask","domain":"general","max_attempts":1,"input_data":{"prompt":"hello?"}}`)
+	task := waitTask(t, srv, id, "failed", "completed")
+	require.Equal(t, "failed", task.Status)
+	require.NotNil(t, task.Error)
+	require.Contains(t, *task.Error, "refused the request (HTTP 400)")
+	require.Contains(t, *task.Error, "model \uFFFD gone")
+	require.NotContains(t, *task.Error, "\x00")
+
+	resp, b := srv.Do(t, http.MethodGet, "/api/v1/resources/tasks/"+id+"/events", srv.AdminKey, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(b), `"failed"`, "the failure is on the timeline")
+}

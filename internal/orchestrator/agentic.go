@@ -115,7 +115,7 @@ func (s *Service) loopToolCall(ctx context.Context, task db.Task, agent db.Agent
 	exec, err := s.callTool(ctx, task, agent, call.Name, args)
 	*calls = append(*calls, map[string]any{"tool": call.Name, "execution_id": exec.ID, "status": exec.Status})
 	if err != nil {
-		b, _ := json.Marshal(map[string]string{"error": apperr.MessageOf(err)})
+		b, _ := json.Marshal(map[string]string{"error": errorText(err)})
 		return string(b)
 	}
 	out := string(exec.Result)

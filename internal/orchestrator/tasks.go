@@ -495,7 +495,7 @@ func (s *Service) whyUnchanged(ctx context.Context, id uuid.UUID, err error, con
 // timeline records an event; a failure to record is logged, never fatal to
 // the task.
 func (s *Service) timeline(ctx context.Context, id uuid.UUID, typ, msg string, data any) {
-	_, err := s.queries.TaskEventCreate(context.WithoutCancel(ctx), db.TaskEventCreateParams{TaskID: id, Type: typ, Message: msg, Data: mustJSON(data)})
+	_, err := s.queries.TaskEventCreate(context.WithoutCancel(ctx), db.TaskEventCreateParams{TaskID: id, Type: typ, Message: validate.Clean(msg), Data: mustJSON(data)})
 	if err != nil {
 		s.logger.WarnContext(ctx, "could not record a task event", "task_id", id, "type", typ, "err", err)
 	}
@@ -528,4 +528,13 @@ func mustJSON(v any) json.RawMessage {
 		return json.RawMessage("{}")
 	}
 	return b
+}
+
+// errorText is an error's message as the worker stores it (task error,
+// timeline entry, what the model is shown). Errors may quote a provider or
+// a tool's input, so NUL and invalid UTF-8, which PostgreSQL refuses, are
+// replaced: a failure that cannot be recorded would otherwise be retried
+// forever.
+func errorText(err error) string {
+	return validate.Clean(apperr.MessageOf(err))
 }

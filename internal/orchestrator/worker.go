@@ -189,7 +189,7 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		runErr = apperr.Wrap(runErr, apperr.Unavailable, "task did not finish within its timeout of %ds", task.TimeoutSeconds)
 	}
-	msg := apperr.MessageOf(runErr)
+	msg := errorText(runErr)
 	permanent := apperr.Is(runErr, apperr.Invalid) || apperr.Is(runErr, apperr.TooLarge) || apperr.Is(runErr, apperr.Forbidden) || apperr.Is(runErr, apperr.Conflict)
 	if !permanent && job.Attempt < job.MaxAttempts {
 		err := s.inTx(bg, func(q *db.Queries) error {
@@ -439,7 +439,7 @@ func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, to
 		data["summary"] = clip(exec.Summary) // what a resumed attempt reuses with the result
 	}
 	if err != nil {
-		data["error"] = apperr.MessageOf(err)
+		data["error"] = errorText(err)
 	}
 	s.timeline(ctx, task.ID, "tool_call", tool+" "+exec.Status, data)
 	if exec.TokensUsed > 0 || exec.Cost > 0 {
