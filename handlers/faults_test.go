@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/testkit"
@@ -39,10 +40,10 @@ func TestRedisStoppedMidRun(t *testing.T) {
 	require.Contains(t, srv.Logs(), "Redis")
 
 	redis.Start()
-	require.Eventually(t, func() bool {
-		srv.Do(t, http.MethodGet, "/api/v1/me", srv.AdminKey, nil) // lets the limiter probe Redis again
-		_, h := getHealth(t, srv)
-		return h.Status == "ok"
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		srv.Do(c, http.MethodGet, "/api/v1/me", srv.AdminKey, nil) // lets the limiter probe Redis again
+		_, h := getHealth(c, srv)
+		assert.Equal(c, "ok", h.Status)
 	}, 15*time.Second, 200*time.Millisecond)
 }
 
@@ -75,9 +76,9 @@ func TestPostgresStoppedMidRun(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
 
 	pg.Start()
-	require.Eventually(t, func() bool {
-		resp, _ := srv.Do(t, http.MethodGet, "/api/v1/admin/keys", srv.AdminKey, nil)
-		return resp.StatusCode == http.StatusOK
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		resp, b := srv.Do(c, http.MethodGet, "/api/v1/admin/keys", srv.AdminKey, nil)
+		assert.Equal(c, http.StatusOK, resp.StatusCode, string(b))
 	}, 30*time.Second, 200*time.Millisecond)
 	code, _ = getHealth(t, srv)
 	require.Equal(t, http.StatusOK, code)

@@ -159,9 +159,10 @@ func TestMCPCancellation(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the server did not abandon the provider request after the client cancelled")
 	}
+	conn := dbConn(t, srv)
 	require.Eventually(t, func() bool {
 		var msg string
-		err := dbConn(t, srv).QueryRow(context.Background(), "SELECT coalesce(error, '') FROM mcp.tool_executions WHERE tool_name = 'llm_processor'").Scan(&msg)
+		err := conn.QueryRow(context.Background(), "SELECT coalesce(error, '') FROM mcp.tool_executions WHERE tool_name = 'llm_processor'").Scan(&msg)
 		return err == nil && strings.Contains(msg, "cancelled")
 	}, 10*time.Second, 50*time.Millisecond)
 	require.Len(t, fake.Requests(), 1, "a cancelled call is not retried")

@@ -25,8 +25,11 @@ type healthJSON struct {
 	} `json:"components"`
 }
 
-func getHealth(t *testing.T, srv *testkit.Server) (int, healthJSON) {
-	t.Helper()
+// getHealth reads /api/v1/health; t may be an EventuallyWithT's *assert.CollectT.
+func getHealth(t require.TestingT, srv *testkit.Server) (int, healthJSON) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	resp, b := srv.Do(t, http.MethodGet, "/api/v1/health", "", nil)
 	var h healthJSON
 	require.NoError(t, json.Unmarshal(b, &h), string(b))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/testkit"
@@ -49,8 +50,11 @@ func postTask(t *testing.T, srv *testkit.Server, body string) string {
 	return created.TaskID
 }
 
-func getTask(t *testing.T, srv *testkit.Server, id string) taskJSON {
-	t.Helper()
+// getTask fetches a task; t may be an EventuallyWithT's *assert.CollectT.
+func getTask(t require.TestingT, srv *testkit.Server, id string) taskJSON {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	resp, b := srv.Do(t, http.MethodGet, "/api/v1/resources/tasks/"+id, srv.AdminKey, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
 	var task taskJSON
@@ -61,20 +65,18 @@ func getTask(t *testing.T, srv *testkit.Server, id string) taskJSON {
 func waitTask(t *testing.T, srv *testkit.Server, id string, statuses ...string) taskJSON {
 	t.Helper()
 	var task taskJSON
-	require.Eventually(t, func() bool {
-		task = getTask(t, srv, id)
-		for _, s := range statuses {
-			if task.Status == s {
-				return true
-			}
-		}
-		return false
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		task = getTask(c, srv, id)
+		assert.Contains(c, statuses, task.Status)
 	}, 60*time.Second, 50*time.Millisecond, "task %s never reached %v", id, statuses)
 	return task
 }
 
-func listAgents(t *testing.T, srv *testkit.Server, query string) []agentJSON {
-	t.Helper()
+// listAgents lists agents; t may be an EventuallyWithT's *assert.CollectT.
+func listAgents(t require.TestingT, srv *testkit.Server, query string) []agentJSON {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	resp, b := srv.Do(t, http.MethodGet, "/api/v1/admin/agents"+query, srv.AdminKey, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
 	var page struct{ Items []agentJSON }
@@ -278,9 +280,11 @@ func TestCancelRunningTask(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the running step did not see its context cancelled")
 	}
-	require.Eventually(t, func() bool {
-		a := listAgents(t, srv, "?type=general")[0]
-		return a.Status == "idle" && a.CurrentTaskID == nil
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		agents := listAgents(c, srv, "?type=general")
+		require.NotEmpty(c, agents)
+		assert.Equal(c, "idle", agents[0].Status)
+		assert.Nil(c, agents[0].CurrentTaskID)
 	}, 30*time.Second, 50*time.Millisecond, "the agent is freed")
 	require.Equal(t, "cancelled", getTask(t, srv, id).Status)
 	resp, _ = srv.Do(t, http.MethodDelete, "/api/v1/admin/agents/"+general.ID, srv.AdminKey, nil)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bizmcp/bizmcp/internal/cli"
+	"github.com/stretchr/testify/require"
 )
 
 // Server is a bizmcp server started through cli.Run for one test.
@@ -150,13 +151,14 @@ func (s *Server) Stop() error {
 }
 
 // Do sends a request with the given API key (none when key is "") and
-// returns the response with its body read.
-func (s *Server) Do(t testing.TB, method, path, key string, body io.Reader, headers ...string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, body)
-	if err != nil {
-		t.Fatalf("build request: %v", err)
+// returns the response with its body read. t may be the *assert.CollectT of
+// an EventuallyWithT: a failed request then fails that tick, not the test.
+func (s *Server) Do(t require.TestingT, method, path, key string, body io.Reader, headers ...string) (*http.Response, []byte) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
 	}
+	req, err := http.NewRequest(method, s.URL+path, body)
+	require.NoError(t, err, "build request")
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -171,14 +173,10 @@ func (s *Server) Do(t testing.TB, method, path, key string, body io.Reader, head
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
+	require.NoError(t, err, "%s %s", method, path)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read body of %s %s: %v", method, path, err)
-	}
+	require.NoError(t, err, "read body of %s %s", method, path)
 	return resp, b
 }
 
