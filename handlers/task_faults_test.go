@@ -105,3 +105,28 @@ func TestTaskFailureWithHostileProviderError(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(b), `"failed"`, "the failure is on the timeline")
 }
+
+// A model whose answer holds a NUL character and a lone surrogate: the task
+// completes with the text made storable (U+FFFD), not a failure PostgreSQL
+// refuses to record.
+func TestTaskWithHostileModelOutput(t *testing.T) {
+	t.Parallel()
+	fake := testkit.StartFakeLLM(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"chatcmpl-test","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini",
+			"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"fine \u0000 answer \ud800 end"}}],
+			"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}`))
+	})
+	srv := testkit.StartServer(t, withFakeLLM(fake))
+	id := postTask(t, srv, `{"title":"Ask","domain":"general","max_attempts":1,"input_data":{"prompt":"hello?"}}`)
+	task := waitTask(t, srv, id, "failed", "completed")
+	require.Equal(t, "completed", task.Status, "error: %s", deref(task.Error))
+	require.Contains(t, string(task.OutputData), "fine \uFFFD answer \uFFFD end")
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

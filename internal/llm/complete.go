@@ -17,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/validate"
 )
 
 // invalidResponseMessage is the one message for any answer that is not a
@@ -62,7 +63,7 @@ func (r *Router) Complete(ctx context.Context, req Request) (Response, error) {
 
 	choice := comp.Choices[0]
 	resp := Response{
-		Content:          choice.Message.Content,
+		Content:          validate.Clean(choice.Message.Content), // a NUL would make the answer unstorable
 		FinishReason:     choice.FinishReason,
 		Model:            comp.Model,
 		Provider:         p.info.Name,
@@ -327,7 +328,7 @@ func (r *Router) classify(p *provider, res *http.Response, err error, attempt in
 // providerMessage keeps a provider's explanation (such as "model not
 // found"), shortened, without the key some providers echo in part.
 func providerMessage(msg, key string) string {
-	msg = strings.TrimSpace(msg)
+	msg = strings.TrimSpace(validate.Clean(msg))
 	if key != "" {
 		msg = strings.ReplaceAll(msg, key, "[redacted]")
 	}
