@@ -8,6 +8,8 @@ TEST_PG_PORT ?= 55433
 TEST_REDIS_PORT ?= 56380
 DEV_PG_PORT ?= 55432
 DEV_REDIS_PORT ?= 56379
+BENCH_PG_PORT ?= 55700
+BENCH_REDIS_PORT ?= 56700
 GOTESTFLAGS ?= -race -count=1 -timeout 20m
 PKGS ?= ./...
 FUZZTIME ?= 10m
@@ -61,7 +63,12 @@ conformance: ## the official MCP conformance suite and the MCP Inspector CLI aga
 	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- scripts/interop.sh
 
 .PHONY: bench
-bench: ## run the benchmarks against local PostgreSQL and Redis
+bench: build ## side by side with the peers (cmd/bench) on its own PostgreSQL and Redis: writes docs/benchmarks.md and docs/bench/*.svg (BENCHFLAGS='-only mcp', '-short')
+	$(GO) build -o bin/bench ./cmd/bench
+	scripts/services.sh with bench $(BENCH_PG_PORT) $(BENCH_REDIS_PORT) -- bin/bench $(BENCHFLAGS)
+
+.PHONY: bench-go
+bench-go: ## the Go micro-benchmarks (go test -bench) against local PostgreSQL and Redis
 	scripts/services.sh with test $(TEST_PG_PORT) $(TEST_REDIS_PORT) -- \
 	  env BIZMCP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres?sslmode=disable" \
 	      BIZMCP_TEST_REDIS_URL="redis://127.0.0.1:$(TEST_REDIS_PORT)/0" \

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// mcpSeries is what the rounds measured for one target at one client count.
+type mcpSeries struct {
+	t       mcpTarget
+	clients int
+	rates   []float64
+	lat     []time.Duration
+	errors  int
+	first   string
+	cpuMS   []float64 // server CPU per measured call, per round
+}
+
+// phaseMCP: tools/call against bizmcp's real /mcp (key check, rate limit,
+// durable execution log) and against bare peers with a trivial tool, at
+// each client count, in both protocol revisions, interleaved round by round.
+func phaseMCP(ctx context.Context, e *env, r *report) error {
+	o := e.o
+	maxClients := 0
+	for _, n := range o.mcpClients {
+		maxClients = max(maxClients, n)
+	}
+	c, err := e.newCluster(ctx, "mcp")
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	biz, err := c.start(ctx)
+	if err != nil {
+		return err
+	}
+	keys, err := c.createKeys(ctx, biz, maxClients, `["read","write"]`)
+	if err != nil {
+		return err
+	}
+	procs := map[string]*process{"bizmcp": biz}
+	for _, kind := range peerKinds {
+		p, err := e.startPeer(ctx, kind)
+		if err != nil {
+			return err
+		}
+		defer p.stop()
+		procs[kind] = p
+	}
+	var targets []mcpTarget
+	for _, proto := range []string{protoStateful, protoStateless} {
+		targets = append(targets,
+			mcpTarget{server: "bizmcp", proto: proto, url: biz.url("/mcp"), tool: "sales_forecaster", keys: keys},
+			mcpTarget{server: peerMCPGo, proto: proto, url: procs[peerMCPGo].url("/mcp"), tool: peerTool, keys: keys},
+			mcpTarget{server: peerGoSDK, proto: proto, url: procs[peerGoSDK].url("/mcp"), tool: peerTool, keys: keys},
+		)
+	}
+	targets = append(targets, mcpTarget{server: peerEcho, proto: protoStateless, url: procs[peerEcho].url("/mcp"), tool: peerTool, keys: keys})
+
+	// A probe call each: a target that cannot answer is reported, not timed.
+	var live []mcpTarget
+	var broken []string
+	for _, t := range targets {
+		res := runLoad(ctx, t, 1, 0, 200*time.Millisecond)
+		if res.calls == 0 {
+			broken = append(broken, fmt.Sprintf("%s: %s", t.label(), res.firstErr))
+			progress(o, "mcp: %s does not answer: %s", t.label(), res.firstErr)
+			continue
+		}
+		live = append(live, t)
+	}
+
+	series := map[string]*mcpSeries{}
+	key := func(t mcpTarget, n int) string { return fmt.Sprintf("%s|%d", t.label(), n) }
+	for round := range o.rounds {
+		order := live
+		if round%2 == 1 {
+			order = reversed(live)
+		}
+		for _, n := range o.mcpClients {
+			for _, t := range order {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				p := procs[t.server]
+				cpu0 := p.cpuSeconds()
+				res := runLoad(ctx, t, n, o.mcpWarm, o.mcpDuration)
+				cpu := p.cpuSeconds() - cpu0
+				s := series[key(t, n)]
+				if s == nil {
+					s = &mcpSeries{t: t, clients: n}
+					series[key(t, n)] = s
+				}
+				s.rates = append(s.rates, res.rate())
+				s.lat = append(s.lat, res.lat...)
+				s.errors += res.errors
+				if s.first == "" {
+					s.first = res.firstErr
+				}
+				if res.allCalls > 0 {
+					s.cpuMS = append(s.cpuMS, cpu*1000/float64(res.allCalls))
+				}
+				progress(o, "mcp round %d/%d: %-40s %2d clients: %8s calls/s  p50 %-8s p99 %-8s errors %d",
+					round+1, o.rounds, t.label(), n, num(res.rate()), ms(pct(res.lat, 0.5)), ms(pct(res.lat, 0.99)), res.errors)
+			}
+		}
+	}
+
+	get := func(server, proto string, n int) *mcpSeries {
+		for _, s := range series {
+			if s.t.server == server && s.t.proto == proto && s.clients == n {
+				return s
+			}
+		}
+		return nil
+	}
+	fig := func(s *mcpSeries) string {
+		if s == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%s calls/s, p50 %s, p99 %s", num(mean(s.rates)), ms(pct(s.lat, 0.5)), ms(pct(s.lat, 0.99)))
+	}
+	rate := func(s *mcpSeries) float64 {
+		if s == nil {
+			return 0
+		}
+		return mean(s.rates)
+	}
+	for _, proto := range []string{protoStateful, protoStateless} {
+		for i := len(o.mcpClients) - 1; i >= 0; i-- {
+			n := o.mcpClients[i]
+			b := get("bizmcp", proto, n)
+			g, m := get(peerGoSDK, proto, n), get(peerMCPGo, proto, n)
+			peers := []string{}
+			if m != nil {
+				peers = append(peers, fmt.Sprintf("bare mcp-go: %s/s", num(rate(m))))
+			}
+			if g != nil {
+				peers = append(peers, fmt.Sprintf("bare go-sdk: %s/s", num(rate(g))))
+			}
+			if h := get(peerEcho, protoStateless, n); h != nil && proto == protoStateless {
+				peers = append(peers, fmt.Sprintf("net/http JSON-RPC echo: %s/s", num(rate(h))))
+			}
+			r.row("mcp", fmt.Sprintf("`tools/call` %s, %d client%s (bizmcp: `sales_forecaster`, 5 points; peers: a trivial tool)", proto, n, plural(n)),
+				fig(b), strings.Join(peers, "; "),
+				fmt.Sprintf("%s mcp-go, %s go-sdk", ratio(rate(b), rate(m)), ratio(rate(b), rate(g))))
+		}
+	}
+
+	var body strings.Builder
+	body.WriteString("A hand-rolled JSON-RPC-over-HTTP client (the same for every server, in the bench's process) sends `tools/call` ")
+	body.WriteString("in a closed loop from each client, one keep-alive connection per client. For 2025-11-25 each client first ")
+	body.WriteString("sends `initialize` and `notifications/initialized`, then calls with its `Mcp-Session-Id`; for 2026-07-28 each ")
+	body.WriteString("call carries `Mcp-Protocol-Version`, `Mcp-Method`, `Mcp-Name` and the protocol version, client info and ")
+	body.WriteString("capabilities in `_meta`, with no session. Arguments: `" + callArgs + "`.\n\n")
+	body.WriteString("- **bizmcp**: `bin/bizmcp serve` as shipped (API key check, Redis rate limit, the execution log in PostgreSQL, ")
+	fmt.Fprintf(&body, "logs at %s to a file), each client with its own write-scoped key (limit 100,000/min) calling `sales_forecaster`. ", o.logLevel)
+	body.WriteString("bizmcp has no trivial tool: every tool computes something and is logged.\n")
+	body.WriteString("- **bare go-sdk** (modelcontextprotocol/go-sdk v1.8.0): its stateful `StreamableHTTPHandler` for 2025-11-25, the stateless one for 2026-07-28 (chosen by the `Mcp-Protocol-Version` header), one trivial tool.\n")
+	body.WriteString("- **bare mcp-go** (mark3labs/mcp-go v1.2.1): `NewStreamableHTTPServer` with `WithStateful(true)` (sessions validated, as the others do); it serves 2026-07-28 on the same handler.\n")
+	body.WriteString("- **net/http JSON-RPC echo**: reads the body, decodes the id, writes a fixed result: the floor of an HTTP round trip here.\n\n")
+	fmt.Fprintf(&body, "Each run: %s of warm-up, then %s measured; %d rounds, the order of the servers reversed every other round. ", o.mcpWarm, o.mcpDuration, o.rounds)
+	body.WriteString("Server CPU is the server process's user+system time (from /proc) during the run divided by the calls it answered.\n\n")
+	body.WriteString("| server | revision | clients | calls/s (mean) | per round | p50 | p99 | server CPU per call | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, t := range live {
+		for _, n := range o.mcpClients {
+			s := series[key(t, n)]
+			if s == nil {
+				continue
+			}
+			fmt.Fprintf(&body, "| %s | %s | %d | %s | %s | %s | %s | %.2f ms | %d |\n", t.server, t.proto, n, num(mean(s.rates)), rounds(s.rates),
+				ms(pct(s.lat, 0.5)), ms(pct(s.lat, 0.99)), mean(s.cpuMS), s.errors)
+		}
+	}
+	for _, s := range series {
+		if s.errors > 0 {
+			fmt.Fprintf(&body, "\n%s, %d clients: first error: `%s`\n", s.t.label(), s.clients, s.first)
+		}
+	}
+	for _, b := range broken {
+		fmt.Fprintf(&body, "\nNot measured (the probe call failed): %s\n", b)
+	}
+	body.WriteString("\n")
+	for _, n := range o.mcpClients {
+		var bars []bar
+		for _, t := range live {
+			if s := series[key(t, n)]; s != nil {
+				bars = append(bars, bar{label: t.server + " " + t.proto, value: mean(s.rates),
+					text: fmt.Sprintf("%s/s, p99 %s", num(mean(s.rates)), ms(pct(s.lat, 0.99))), ours: t.server == "bizmcp"})
+			}
+		}
+		body.WriteString(r.chart(fmt.Sprintf("mcp-%dclients", n), barChart(fmt.Sprintf("MCP tools/call, %d client%s", n, plural(n)), "calls per second (longer is better)", bars)))
+		body.WriteString("\n")
+	}
+	r.add("mcp", "MCP `tools/call`", body.String())
+	return nil
+}
+
+func reversed[T any](s []T) []T {
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
