@@ -8,6 +8,5 @@ import (
 // errNotWritten marks a phase that is not written yet: skipped, not failed.
 var errNotWritten = errors.New("not written yet")
 
-func phaseTasks(context.Context, *env, *report) error  { return errNotWritten }
 func phaseFanout(context.Context, *env, *report) error { return errNotWritten }
 func phaseRows(context.Context, *env, *report) error   { return errNotWritten }
