@@ -29,6 +29,9 @@ func (s *Server) mcpHandler(server *mcp.Server) http.Handler {
 		// A 2026 request lives exactly as long as its POST: when the client
 		// goes away, so does the work done for it.
 		PropagateRequestCancellation: true,
+		// Task status listens end when the server stops instead of holding
+		// the drain.
+		Stopping: s.deps.API.Stopping,
 	})
 	verify := func(ctx context.Context, _ string, r *http.Request) (*sdkauth.TokenInfo, error) {
 		p, ok := web.PrincipalFrom(r.Context())

@@ -66,6 +66,9 @@ type Options struct {
 	// PropagateRequestCancellation cancels a 2026 request's handler when its
 	// HTTP request ends: the POST is the whole life of such a request.
 	PropagateRequestCancellation bool
+	// Stopping, closed when the server shuts down, ends the listen streams
+	// an extension serves (see Listen).
+	Stopping <-chan struct{}
 }
 
 // Handler routes MCP requests to a stateless (2026-07-28) or a stateful
@@ -75,6 +78,7 @@ type Handler struct {
 	stateful  http.Handler
 	maxBody   int64
 	logger    *slog.Logger
+	stopping  <-chan struct{}
 }
 
 // New returns a Handler serving server in both revisions.
@@ -96,8 +100,9 @@ func New(server *mcp.Server, o Options) *Handler {
 			Logger: o.Logger, MaxRequestBodyBytes: o.MaxRequestBodyBytes,
 			SessionTimeout: o.SessionTimeout, EventStore: o.EventStore,
 		}),
-		maxBody: o.MaxRequestBodyBytes,
-		logger:  logger,
+		maxBody:  o.MaxRequestBodyBytes,
+		logger:   logger,
+		stopping: o.Stopping,
 	}
 }
 
@@ -112,6 +117,8 @@ type params struct {
 	Meta   map[string]any `json:"_meta"`
 	URI    *string        `json:"uri"`
 	TaskID *string        `json:"taskId"`
+	// Notifications is the filter of a subscriptions/listen.
+	Notifications json.RawMessage `json:"notifications"`
 }
 
 // ServeHTTP routes the request; see the package documentation.
@@ -173,6 +180,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := checkTaskName(r.Header, msg.Method, p.TaskID); err != nil {
 			writeError(w, http.StatusBadRequest, msg.ID, mcp.CodeHeaderMismatch, err.Error())
 			return
+		}
+		if msg.Method == methodListen {
+			// Extensions may add their notifications to the stream.
+			w, r = newListen(w, r, msg.ID, p.Notifications, h.stopping)
 		}
 		h.stateless.ServeHTTP(w, r)
 		return

@@ -56,7 +56,7 @@ func (s *Server) addOrchestration(srv *mcp.Server) {
 	for _, t := range s.orchestrationTools() {
 		srv.AddTool(t.tool, s.orchestrationHandler(t))
 	}
-	if err := mcptasks.Install(srv, durableTasks{tasks: s.tasks, sealer: s.sealer}, taskSupport()); err != nil {
+	if err := mcptasks.Install(srv, durableTasks{tasks: s.tasks, sealer: s.sealer, events: s.events}, taskSupport()); err != nil {
 		panic(err) // a custom method shadowing a standard one: a programming error
 	}
 	srv.AddResource(&mcp.Resource{

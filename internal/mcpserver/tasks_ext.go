@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/mcpstate"
 	"github.com/bizmcp/bizmcp/internal/mcptasks"
 	"github.com/bizmcp/bizmcp/internal/orchestrator"
@@ -46,6 +47,9 @@ func taskSupport() map[string]mcptasks.Support {
 type durableTasks struct {
 	tasks  Tasks
 	sealer *mcpstate.Sealer
+	// events (the bus across instances) tells a listen when its tasks
+	// move, wherever they run; nil leaves it to its periodic recheck.
+	events Subscriber
 }
 
 func taskBinding(owner string) string { return "mcp-task/" + owner }
@@ -106,6 +110,47 @@ func (b durableTasks) Update(ctx context.Context, owner, handle string, _ map[st
 		return err
 	}
 	return apperr.E(apperr.Conflict, "this task is not waiting for input: bizmcp tasks ask their questions before they are created")
+}
+
+// Watch implements mcptasks.Watcher on the task events, which every
+// instance publishes to the others: a client listening here hears of a task
+// running on another instance.
+func (b durableTasks) Watch(ctx context.Context, owner string, handles []string) <-chan struct{} {
+	c := make(chan struct{}, 1)
+	if b.events == nil {
+		return c
+	}
+	want := map[string]bool{}
+	for _, h := range handles {
+		if id, err := b.open(owner, h); err == nil {
+			want[id.String()] = true
+		}
+	}
+	filter := func(e events.Event) bool { return want[e.TaskID] }
+	signal := func() {
+		select {
+		case c <- struct{}{}:
+		default: // a signal is already pending
+		}
+	}
+	// Subscribed before returning: a change after the listen's first read
+	// is never missed.
+	sub := b.events.Subscribe(16, filter)
+	go func() {
+		defer func() { sub.Close() }() // the subscription in use at the end
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, open := <-sub.C:
+				if !open { // dropped for being slow: subscribe again and re-read
+					sub = b.events.Subscribe(16, filter)
+				}
+				signal()
+			}
+		}
+	}()
+	return c
 }
 
 // toMCPTask maps an orchestrator task to the wire task. A task whose work

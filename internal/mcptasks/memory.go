@@ -23,6 +23,13 @@ type Memory struct {
 	ttl, poll time.Duration
 	mu        sync.Mutex
 	tasks     map[string]*memTask
+	watches   map[*memWatch]struct{}
+}
+
+// memWatch is one listen's interest in some tasks.
+type memWatch struct {
+	ids map[string]bool
+	c   chan struct{}
 }
 
 type memTask struct {
@@ -35,7 +42,7 @@ type memTask struct {
 
 // NewMemory returns a Memory backend keeping tasks for ttl.
 func NewMemory(ttl time.Duration) *Memory {
-	return &Memory{ttl: ttl, poll: 200 * time.Millisecond, tasks: map[string]*memTask{}}
+	return &Memory{ttl: ttl, poll: 200 * time.Millisecond, tasks: map[string]*memTask{}, watches: map[*memWatch]struct{}{}}
 }
 
 // RunFunc does a task's work. It may ask the client for input through in.
@@ -61,6 +68,7 @@ func (in *Input) Ask(ctx context.Context, requests mcp.InputRequestMap) (mcp.Inp
 	t.InputRequests, t.answers, t.ready = requests, mcp.InputResponseMap{}, make(chan struct{})
 	t.Status, t.LastUpdatedAt = InputRequired, time.Now()
 	ready := t.ready
+	m.changedLocked(in.id)
 	m.mu.Unlock()
 	select {
 	case <-ctx.Done():
@@ -105,6 +113,7 @@ func (m *Memory) run(ctx context.Context, t *memTask, run RunFunc) {
 	if t.Status.Terminal() { // cancelled meanwhile: the cancellation stands
 		return
 	}
+	defer m.changedLocked(t.ID)
 	t.InputRequests, t.LastUpdatedAt = nil, time.Now()
 	var rpcErr *jsonrpc.Error
 	switch {
@@ -172,6 +181,7 @@ func (m *Memory) Cancel(_ context.Context, owner, id string) error {
 	if !t.Status.Terminal() {
 		t.Status, t.InputRequests, t.LastUpdatedAt = Cancelled, nil, time.Now()
 		t.cancel()
+		m.changedLocked(id)
 	}
 	return nil
 }
@@ -201,9 +211,44 @@ func (m *Memory) Update(_ context.Context, owner, id string, responses map[strin
 	for k, v := range decoded {
 		t.answers[k] = v
 	}
+	if len(decoded) > 0 {
+		t.LastUpdatedAt = time.Now()
+		m.changedLocked(id)
+	}
 	if len(t.answers) == len(t.InputRequests) {
 		t.Status, t.InputRequests, t.LastUpdatedAt = Working, nil, time.Now()
+		m.changedLocked(id)
 		close(t.ready)
 	}
 	return nil
+}
+
+// Watch implements Watcher.
+func (m *Memory) Watch(ctx context.Context, _ string, ids []string) <-chan struct{} {
+	w := &memWatch{ids: map[string]bool{}, c: make(chan struct{}, 1)}
+	for _, id := range ids {
+		w.ids[id] = true
+	}
+	m.mu.Lock()
+	m.watches[w] = struct{}{}
+	m.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		m.mu.Lock()
+		delete(m.watches, w)
+		m.mu.Unlock()
+	}()
+	return w.c
+}
+
+// changedLocked signals the watches of task id.
+func (m *Memory) changedLocked(id string) {
+	for w := range m.watches {
+		if w.ids[id] {
+			select {
+			case w.c <- struct{}{}:
+			default: // a signal is already pending
+			}
+		}
+	}
 }

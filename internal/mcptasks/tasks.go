@@ -161,10 +161,11 @@ type ackResult struct {
 }
 
 // wireTask is the Task of SEP-2663 on the wire. ttlMs is always present:
-// null means the task does not expire.
+// null means the task does not expire. A notification carries no
+// resultType.
 type wireTask struct {
 	mcp.ResultBase
-	ResultType     string              `json:"resultType"`
+	ResultType     string              `json:"resultType,omitempty"`
 	TaskID         string              `json:"taskId"`
 	Status         Status              `json:"status"`
 	StatusMessage  string              `json:"statusMessage,omitempty"`
@@ -236,6 +237,8 @@ func (x *extension) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			return x.toolsCall(ctx, next, method, req)
 		case MethodGet, MethodUpdate, MethodCancel:
 			return x.tasksMethod(ctx, method, req)
+		case "subscriptions/listen":
+			return x.listen(ctx, next, method, req)
 		}
 		return next(ctx, method, req)
 	}
@@ -362,6 +365,10 @@ func metaOf(req mcp.Request) map[string]any {
 			return p.Meta
 		}
 	case *updateParams:
+		if p != nil {
+			return p.Meta
+		}
+	case *mcp.SubscriptionsListenParams:
 		if p != nil {
 			return p.Meta
 		}
