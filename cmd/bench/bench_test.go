@@ -55,7 +55,8 @@ func TestShortRun(t *testing.T) {
 	// Every phase left figures: a rate or a latency with its unit.
 	require.Regexp(t, regexp.MustCompile(`\| mcp \| .* \| [0-9,.]+ calls/s, p50 [0-9.]+ ms`), report)
 	require.Regexp(t, regexp.MustCompile(`\| tasks \| .* \| [0-9,.]+ tasks/s .* \| River no-op jobs, .*: [0-9,.]+ jobs/s`), report)
-	for _, section := range []string{"## MCP `tools/call`", "## Tasks: REST to `completed`, beside River"} {
+	require.Regexp(t, regexp.MustCompile("\\| fanout \\| one event to [0-9,]+ `/ws` clients \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms"), report)
+	for _, section := range []string{"## MCP `tools/call`", "## Tasks: REST to `completed`, beside River", "## Fan-out: one event to many WebSocket clients"} {
 		require.Contains(t, report, section)
 	}
 	charts, err := filepath.Glob(filepath.Join(dir, "docs", "bench", "*.svg"))
