@@ -31,6 +31,7 @@ func TestDashboard(t *testing.T) {
 		{"Reconnect", testReconnect},
 		{"ForgedRequests", testForgedRequests},
 		{"Pages", testPages},
+		{"Work", testWork},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

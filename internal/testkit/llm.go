@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -31,6 +32,8 @@ func StartFakeLLM(t testing.TB, reply http.HandlerFunc) *FakeLLM {
 		f.mu.Lock()
 		f.requests = append(f.requests, req)
 		f.mu.Unlock()
+		// The reply may read the body too (to answer by what was asked).
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		f.reply(w, r)
 	}))
 	t.Cleanup(srv.Close)
