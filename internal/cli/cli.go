@@ -1,4 +1,5 @@
-// Package cli is the bizmcp command line: serve, migrate, keys and version.
+// Package cli is the bizmcp command line: serve, migrate, keys, seed-tasks
+// and version.
 // Run is the whole program behind a thin main, so tests start the real
 // server exactly as an operator does, on port 0 with a test database.
 package cli
@@ -28,6 +29,8 @@ Usage:
   bizmcp keys create --name NAME --scopes read,write,admin [--rate-limit N] [--expires-in 720h]
   bizmcp keys list                 list API keys (never their secrets)
   bizmcp keys revoke ID            revoke an API key
+  bizmcp seed-tasks [-n 100000] [-days 90] [-finished-only]
+                                   add realistic task history (benchmarks, demos)
   bizmcp version                   print the version
 
 Configuration comes from the environment and an optional .env file in the
@@ -76,6 +79,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, rest, env, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, env, stdout, stderr)
+	case "seed-tasks":
+		return runSeedTasks(ctx, rest, env, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
