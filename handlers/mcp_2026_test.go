@@ -402,9 +402,15 @@ func TestMCPTasksOnDurableTasksAcrossInstances(t *testing.T) {
 	require.Equal(t, "complete", sync["resultType"])
 	require.NotContains(t, sync, "taskId")
 
-	// Mcp-Name must name the task asked about.
+	// Mcp-Name must name the task asked about, and is required (SEP-2663
+	// routing headers) on every tasks/* call.
 	_, rpcErr = rpc2026(t, a, key, "tasks/get", "someone-else", map[string]any{"taskId": handle}, true)
 	require.Equal(t, float64(-32020), rpcErr["code"])
+	for _, method := range []string{"tasks/get", "tasks/cancel", "tasks/update"} {
+		_, rpcErr = rpc2026(t, a, key, method, "", map[string]any{"taskId": handle, "inputResponses": map[string]any{}}, true)
+		require.Equal(t, float64(-32020), rpcErr["code"], method)
+		require.Contains(t, rpcErr["message"], "Mcp-Name header is required on "+method)
+	}
 
 	// A running task is cancelled from the other instance.
 	created, rpcErr = rpc2026(t, a, key, "tools/call", "create_task", map[string]any{"name": "create_task",
@@ -416,8 +422,40 @@ func TestMCPTasksOnDurableTasksAcrossInstances(t *testing.T) {
 	got, rpcErr := rpc2026(t, a, key, "tasks/get", handle, map[string]any{"taskId": handle}, true)
 	require.Nil(t, rpcErr)
 	require.Contains(t, []any{"cancelled", "completed"}, got["status"], "cancelled, unless it had already ended")
-	_, rpcErr = rpc2026(t, a, key, "tasks/update", handle, map[string]any{"taskId": handle, "inputResponses": map[string]any{}}, true)
-	require.Equal(t, float64(-32602), rpcErr["code"], "bizmcp tasks ask nothing once created")
+
+	// tasks/update: bizmcp tasks ask nothing once created, so every answer
+	// is to a request not outstanding, ignored as SEP-2663 says, and named.
+	ack, rpcErr = rpc2026(t, a, key, "tasks/update", handle, map[string]any{"taskId": handle,
+		"inputResponses": map[string]any{"domain": map[string]any{"action": "accept", "content": map[string]any{"domain": "sales"}}}}, true)
+	require.Nil(t, rpcErr)
+	require.Equal(t, "complete", ack["resultType"])
+	require.Equal(t, []any{"domain"}, ack["_meta"].(map[string]any)[mcptasks.MetaIgnoredResponses])
+	after, rpcErr := rpc2026(t, a, key, "tasks/get", handle, map[string]any{"taskId": handle}, true)
+	require.Nil(t, rpcErr)
+	require.Equal(t, got["status"], after["status"], "an ignored answer changes nothing")
+	for what, tc := range map[string]struct {
+		params map[string]any
+		want   string
+	}{
+		"no inputResponses":      {map[string]any{"taskId": handle}, "inputResponses is required"},
+		"another key's or none":  {map[string]any{"taskId": "nope", "inputResponses": map[string]any{}}, "no task"},
+		"too many answers":       {map[string]any{"taskId": handle, "inputResponses": manyAnswers(mcptasks.MaxInputResponses + 1)}, "at most"},
+		"inputResponses a list":  {map[string]any{"taskId": handle, "inputResponses": []any{1}}, ""},
+		"taskId is not a string": {map[string]any{"taskId": 7, "inputResponses": map[string]any{}}, ""},
+	} {
+		_, rpcErr := rpc2026(t, a, key, "tasks/update", fmt.Sprint(tc.params["taskId"]), tc.params, true)
+		require.NotNil(t, rpcErr, what)
+		require.Equal(t, float64(-32602), rpcErr["code"], "%s: %v", what, rpcErr)
+		require.Contains(t, rpcErr["message"], tc.want, what)
+	}
+}
+
+func manyAnswers(n int) map[string]any {
+	m := map[string]any{}
+	for i := range n {
+		m[fmt.Sprint("k", i)] = map[string]any{"action": "cancel"}
+	}
+	return m
 }
 
 func withoutMeta(m map[string]any) map[string]any {

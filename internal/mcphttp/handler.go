@@ -116,7 +116,7 @@ type message struct {
 type params struct {
 	Meta   map[string]any `json:"_meta"`
 	URI    *string        `json:"uri"`
-	TaskID *string        `json:"taskId"`
+	TaskID json.RawMessage `json:"taskId"`
 	// Notifications is the filter of a subscriptions/listen.
 	Notifications json.RawMessage `json:"notifications"`
 }
@@ -177,8 +177,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"protocol version "+Stateless+" is stateless: send no Mcp-Session-Id header (sessions belong to "+Stateful+" and earlier)")
 			return
 		}
-		if err := checkTaskName(r.Header, msg.Method, p.TaskID); err != nil {
-			writeError(w, http.StatusBadRequest, msg.ID, mcp.CodeHeaderMismatch, err.Error())
+		if code, err := checkTaskName(r.Header, msg.Method, p.TaskID); err != nil {
+			writeError(w, http.StatusBadRequest, msg.ID, code, err.Error())
 			return
 		}
 		if msg.Method == methodListen {
@@ -192,23 +192,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkTaskName extends the SDK's Mcp-Name check to the methods of the Tasks
-// extension (SEP-2663 routes them by task id): a header that disagrees with
-// params.taskId is refused. A missing header is let through, since the Go
-// SDK's own client sends none for custom methods.
-func checkTaskName(h http.Header, method string, taskID *string) error {
+// extension: SEP-2663 has a client set Mcp-Name to params.taskId on
+// tasks/get, tasks/update and tasks/cancel (a load balancer may route on it),
+// and SEP-2243 has a server refuse a missing or disagreeing header with
+// -32020. A taskId that is not a string is -32602 before any header check.
+func checkTaskName(h http.Header, method string, rawID json.RawMessage) (int64, error) {
 	switch method {
 	case "tasks/get", "tasks/update", "tasks/cancel":
 	default:
-		return nil
+		return 0, nil
+	}
+	var taskID string
+	if len(rawID) > 0 && json.Unmarshal(rawID, &taskID) != nil {
+		return jsonrpc.CodeInvalidParams, fmt.Errorf("invalid params: taskId must be a string, the taskId of a task handle")
 	}
 	name, ok := h[http.CanonicalHeaderKey(headerName)]
-	if !ok || taskID == nil {
-		return nil
+	if !ok {
+		return mcp.CodeHeaderMismatch, fmt.Errorf("header mismatch: the Mcp-Name header is required on %s; set it to params.taskId", method)
 	}
-	if got := strings.TrimSpace(strings.Join(name, ",")); got != *taskID {
-		return fmt.Errorf("header mismatch: Mcp-Name header value %q does not match params.taskId %q", apperr.Truncate(got, 100), apperr.Truncate(*taskID, 100))
+	if got := strings.TrimSpace(strings.Join(name, ",")); got != taskID {
+		return mcp.CodeHeaderMismatch, fmt.Errorf("header mismatch: Mcp-Name header value %q does not match params.taskId %q", apperr.Truncate(got, 100), apperr.Truncate(taskID, 100))
 	}
-	return nil
+	return 0, nil
 }
 
 // frame checks that body is exactly one JSON value (an object, or an array

@@ -104,12 +104,18 @@ func (b durableTasks) Cancel(ctx context.Context, owner, handle string) error {
 }
 
 // Update implements mcptasks.Backend. A business task asks nothing once it is
-// created (create_task settles its domain before, through input-required).
-func (b durableTasks) Update(ctx context.Context, owner, handle string, _ map[string]json.RawMessage) error {
+// created (create_task settles its domain before, through input-required),
+// so every answer is one to a request that is not outstanding: SEP-2663 has
+// those ignored, and the acknowledgement names them.
+func (b durableTasks) Update(ctx context.Context, owner, handle string, responses map[string]json.RawMessage) ([]string, error) {
 	if _, err := b.Get(ctx, owner, handle); err != nil {
-		return err
+		return nil, err
 	}
-	return apperr.E(apperr.Conflict, "this task is not waiting for input: bizmcp tasks ask their questions before they are created")
+	ignored := make([]string, 0, len(responses))
+	for k := range responses {
+		ignored = append(ignored, k)
+	}
+	return ignored, nil
 }
 
 // Watch implements mcptasks.Watcher on the task events, which every

@@ -186,41 +186,44 @@ func (m *Memory) Cancel(_ context.Context, owner, id string) error {
 	return nil
 }
 
-// Update implements Backend: answers to open questions are kept, others are
-// ignored; when the last open question is answered the task resumes.
-func (m *Memory) Update(_ context.Context, owner, id string, responses map[string]json.RawMessage) error {
+// Update implements Backend: answers to the questions still open are kept
+// and the others ignored (never asked, already answered, or a task no longer
+// asking); when the last open question is answered the task resumes.
+func (m *Memory) Update(_ context.Context, owner, id string, responses map[string]json.RawMessage) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, err := m.lookupLocked(owner, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if t.Status != InputRequired {
-		return apperr.E(apperr.Conflict, "task %s is %s, not waiting for input", id, t.Status)
-	}
+	var ignored []string
 	decoded := mcp.InputResponseMap{}
 	for k, raw := range responses {
-		if _, asked := t.InputRequests[k]; asked {
-			v, err := DecodeResponse(k, raw)
-			if err != nil {
-				return err
-			}
-			decoded[k] = v
+		_, asked := t.InputRequests[k]
+		_, answered := t.answers[k]
+		if t.Status != InputRequired || !asked || answered {
+			ignored = append(ignored, k)
+			continue
 		}
+		v, err := DecodeResponse(k, raw)
+		if err != nil {
+			return nil, err // nothing applied: the update is all or nothing
+		}
+		decoded[k] = v
+	}
+	if len(decoded) == 0 {
+		return ignored, nil
 	}
 	for k, v := range decoded {
 		t.answers[k] = v
 	}
-	if len(decoded) > 0 {
-		t.LastUpdatedAt = time.Now()
-		m.changedLocked(id)
-	}
+	t.LastUpdatedAt = time.Now()
 	if len(t.answers) == len(t.InputRequests) {
-		t.Status, t.InputRequests, t.LastUpdatedAt = Working, nil, time.Now()
-		m.changedLocked(id)
+		t.Status, t.InputRequests = Working, nil
 		close(t.ready)
 	}
-	return nil
+	m.changedLocked(id)
+	return ignored, nil
 }
 
 // Watch implements Watcher.

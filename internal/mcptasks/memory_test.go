@@ -52,17 +52,38 @@ func TestMemoryPartialAnswers(t *testing.T) {
 	got := waitStatus(t, m, "alice", task.ID, mcptasks.InputRequired)
 	require.Len(t, got.InputRequests, 2)
 
-	require.NoError(t, m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"a": accept("x"), "zzz": json.RawMessage(`1`)}))
+	ignored, err := m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"a": accept("x"), "zzz": json.RawMessage(`1`)})
+	require.NoError(t, err)
+	require.Equal(t, []string{"zzz"}, ignored, "an answer to a question never asked is ignored")
 	got = waitStatus(t, m, "alice", task.ID, mcptasks.InputRequired)
 	require.Len(t, got.InputRequests, 1)
 	require.Contains(t, got.InputRequests, "b")
 
-	require.ErrorContains(t, m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"b": json.RawMessage(`12345`)}), "not an answer")
-	require.NoError(t, m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"b": accept("y")}))
+	// A second answer to "a" is ignored: the first one stands.
+	ignored, err = m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"a": accept("changed")})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, ignored)
+
+	// An answer that is not one fails the whole update: nothing applied.
+	_, err = m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"b": json.RawMessage(`12345`)})
+	require.ErrorContains(t, err, "not an answer")
+	got = waitStatus(t, m, "alice", task.ID, mcptasks.InputRequired)
+	require.Contains(t, got.InputRequests, "b")
+
+	ignored, err = m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"b": accept("y")})
+	require.NoError(t, err)
+	require.Empty(t, ignored)
 	got = waitStatus(t, m, "alice", task.ID, mcptasks.Completed)
 	require.Equal(t, "xy", got.Result.Content[0].(*mcp.TextContent).Text)
 
-	_, err := m.Get(ctx, "bob", task.ID)
+	// A task that asks nothing now takes nothing.
+	ignored, err = m.Update(ctx, "alice", task.ID, map[string]json.RawMessage{"b": accept("late")})
+	require.NoError(t, err)
+	require.Equal(t, []string{"b"}, ignored)
+	_, err = m.Update(ctx, "bob", task.ID, map[string]json.RawMessage{"b": accept("y")})
+	require.True(t, apperr.Is(err, apperr.NotFound), "another owner's task is not found")
+
+	_, err = m.Get(ctx, "bob", task.ID)
 	require.True(t, apperr.Is(err, apperr.NotFound), "another owner's task is not found")
 }
 

@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -81,9 +82,12 @@ type Backend interface {
 	// an error.
 	Cancel(ctx context.Context, owner, id string) error
 	// Update hands the task answers to (some of) its input requests, as
-	// sent: keys the task did not ask about are to be ignored (SEP-2663),
-	// and DecodeResponse reads the others.
-	Update(ctx context.Context, owner, id string, responses map[string]json.RawMessage) error
+	// sent, and returns the keys it ignored: SEP-2663 has a server ignore
+	// answers to requests that are not outstanding (never asked, already
+	// answered, or a task that asks nothing now), since a client's answer
+	// may cross the task's own progress. DecodeResponse reads the others;
+	// one that is not an answer fails the whole update, applying nothing.
+	Update(ctx context.Context, owner, id string, responses map[string]json.RawMessage) (ignored []string, err error)
 }
 
 // Support is how a tool takes part in tasks.
@@ -290,6 +294,7 @@ func (x *extension) tasksMethod(ctx context.Context, method string, req mcp.Requ
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "taskId is required"}
 	}
 	var err error
+	ack := &ackResult{ResultType: "complete"}
 	switch method {
 	case MethodGet:
 		var t Task
@@ -300,15 +305,36 @@ func (x *extension) tasksMethod(ctx context.Context, method string, req mcp.Requ
 		err = x.backend.Cancel(ctx, owner, id)
 	case MethodUpdate:
 		if responses == nil {
-			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "inputResponses is required"}
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "inputResponses is required: an object mapping the keys of the task's inputRequests to their answers"}
 		}
-		err = x.backend.Update(ctx, owner, id, responses)
+		if len(responses) > MaxInputResponses {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("inputResponses holds %d answers; at most %d per tasks/update", len(responses), MaxInputResponses)}
+		}
+		var ignored []string
+		if ignored, err = x.backend.Update(ctx, owner, id, responses); err == nil && len(ignored) > 0 {
+			// The ack stays empty as SEP-2663 asks; _meta says what was
+			// not taken, so a client can tell a stale answer from a used one.
+			slices.Sort(ignored)
+			for i, k := range ignored {
+				ignored[i] = apperr.Truncate(k, 100)
+			}
+			ack.Meta = mcp.Meta{MetaIgnoredResponses: ignored}
+		}
 	}
 	if err != nil {
 		return nil, wireError(id, err)
 	}
-	return &ackResult{ResultType: "complete"}, nil
+	return ack, nil
 }
+
+// MaxInputResponses bounds the answers of one tasks/update: a task asks a
+// few questions at a time.
+const MaxInputResponses = 100
+
+// MetaIgnoredResponses names, in a tasks/update acknowledgement's _meta, the
+// inputResponses keys the task did not take because they answer nothing it
+// is asking now.
+const MetaIgnoredResponses = "bizmcp/ignored_input_responses"
 
 // wireError turns a backend error into the JSON-RPC error SEP-2663 names:
 // an unknown task (or another key's) and a request that does not fit the
