@@ -114,8 +114,8 @@ type message struct {
 }
 
 type params struct {
-	Meta   map[string]any `json:"_meta"`
-	URI    *string        `json:"uri"`
+	Meta   map[string]any  `json:"_meta"`
+	URI    *string         `json:"uri"`
 	TaskID json.RawMessage `json:"taskId"`
 	// Notifications is the filter of a subscriptions/listen.
 	Notifications json.RawMessage `json:"notifications"`
