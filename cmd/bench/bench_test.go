@@ -56,7 +56,8 @@ func TestShortRun(t *testing.T) {
 	require.Regexp(t, regexp.MustCompile(`\| mcp \| .* \| [0-9,.]+ calls/s, p50 [0-9.]+ ms`), report)
 	require.Regexp(t, regexp.MustCompile(`\| tasks \| .* \| [0-9,.]+ tasks/s .* \| River no-op jobs, .*: [0-9,.]+ jobs/s`), report)
 	require.Regexp(t, regexp.MustCompile("\\| fanout \\| one event to [0-9,]+ `/ws` clients \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms"), report)
-	for _, section := range []string{"## MCP `tools/call`", "## Tasks: REST to `completed`, beside River", "## Fan-out: one event to many WebSocket clients"} {
+	require.Regexp(t, regexp.MustCompile("\\| rows \\| with [0-9,]+ tasks stored: a `/metrics` scrape \\| p50 [0-9.]+ ms, p99 [0-9.]+ ms"), report)
+	for _, section := range []string{"## MCP `tools/call`", "## Tasks: REST to `completed`, beside River", "## Fan-out: one event to many WebSocket clients", "## Rows: requests with "} {
 		require.Contains(t, report, section)
 	}
 	charts, err := filepath.Glob(filepath.Join(dir, "docs", "bench", "*.svg"))

@@ -251,7 +251,7 @@ func startProcess(ctx context.Context, o *options, name string, cmd *exec.Cmd, a
 	case p.addr = <-addrc:
 		return p, nil
 	case <-p.done:
-		return nil, fmt.Errorf("%s exited at start (log %s)", name, logPath)
+		return nil, fmt.Errorf("%s exited at start: %s (log %s)", name, lastLine(logPath), logPath)
 	case <-time.After(60 * time.Second):
 		p.stop()
 		return nil, fmt.Errorf("%s did not start within 60s (log %s)", name, logPath)
@@ -451,3 +451,13 @@ func waitFor(ctx context.Context, timeout, step time.Duration, cond func() (bool
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// lastLine is the last non-empty line of a log file, for error messages.
+func lastLine(path string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	return truncate([]byte(lines[len(lines)-1]), 300)
+}

@@ -190,10 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, name := range o.phases {
 		progress(o, "== phase %s ==", name)
 		t0 := time.Now()
-		if err := phases[name](ctx, e, r); errors.Is(err, errNotWritten) {
-			progress(o, "phase %s is not written yet: skipped", name)
-			continue
-		} else if err != nil {
+		if err := phases[name](ctx, e, r); err != nil {
 			failed = append(failed, name)
 			progress(o, "phase %s failed: %v", name, err)
 			r.add(name, "Phase "+name+" did not finish", fmt.Sprintf("It stopped with: `%v`. Its servers' logs are in %s.\n", err, o.logDir))
