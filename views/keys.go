@@ -68,6 +68,10 @@ type KeyCreatedPage struct {
 
 func keyRowID(k auth.Key) string { return "key-" + k.ID.String() }
 
+// keyActionsID is the id of a key row's actions cell, by which the live
+// snapshot keeps the page's own (see KeyRowsSnapshot).
+func keyActionsID(k auth.Key) string { return "key-actions-" + k.ID.String() }
+
 func stateFilters() []ExpiryPreset {
 	return []ExpiryPreset{{"", "All"}, {auth.StateActive, "Active"}, {auth.StateExpired, "Expired"}, {auth.StateRevoked, "Revoked"}}
 }

@@ -73,8 +73,18 @@ func TestLiveFragments(t *testing.T) {
 	doc = testkit.RenderFragment(t, views.KeyInsert(k, time.Now()))
 	require.Equal(t, 1, doc.Find(`tbody[hx-swap-oob="afterbegin:#key-rows"] tr.key-row`).Length())
 
-	doc = testkit.RenderFragment(t, views.KeyRowsSnapshot([]auth.Key{k}, time.Now()))
+	past := time.Now().Add(-time.Minute)
+	gone := testKey("gone")
+	gone.RevokedAt, gone.Active = &past, false
+	doc = testkit.RenderFragment(t, views.KeyRowsSnapshot([]auth.Key{k, gone}, time.Now()))
 	require.Equal(t, "outerHTML", doc.Find("tbody#key-rows").AttrOr("hx-swap-oob", ""))
+	// The snapshot keeps the page's actions cell of a key that can still be
+	// revoked (a confirmation may be open in it), not of a revoked one.
+	require.Equal(t, 1, doc.Find(`td#key-actions-`+k.ID.String()+`[hx-preserve]`).Length())
+	require.Equal(t, 1, doc.Find(`td#key-actions-`+gone.ID.String()).Length())
+	require.Equal(t, 0, doc.Find(`td#key-actions-`+gone.ID.String()+`[hx-preserve]`).Length())
+	// Single-row updates replace the whole row.
+	require.Equal(t, 0, testkit.RenderFragment(t, views.KeyUpdate(k, time.Now())).Find(`[hx-preserve]`).Length())
 }
 
 func TestFrameCarriesCSRFAndLiveChannel(t *testing.T) {

@@ -88,16 +88,21 @@ func testLiveAcrossInstances(t *testing.T, chrome *testkit.Chromium) {
 
 // testReconnect: when the instance a keys page is connected to stops, its
 // badge says reconnecting; when it is back, the badge says live again and
-// the list shows what changed meanwhile, without reload.
+// the list shows what changed meanwhile, without reload, and a revoke
+// confirmation that was open stays open (the snapshot keeps the row's
+// actions cell).
 func testReconnect(t *testing.T, chrome *testkit.Chromium) {
 	srv := testkit.StartServer(t)
 	doomed := createKeyREST(t, srv, "revoked-while-away", "read")
+	kept := createKeyREST(t, srv, "being-revoked", "read")
 	inst := srv.StartInstance(t)
 
 	tab := newTab(t, chrome, inst.URL)
 	tab.SignIn(srv.AdminKey)
 	openLiveKeys(t, tab)
 	tab.WaitFor(rowOf(doomed.ID, `[data-state="active"]`))
+	tab.Click(rowOf(kept.ID, ` [data-testid="revoke"]`))
+	tab.WaitFor(rowOf(kept.ID, ` [data-testid="revoke-confirm"]`))
 
 	addr := inst.Addr()
 	if err := inst.Stop(); err != nil {
@@ -119,5 +124,12 @@ func testReconnect(t *testing.T, chrome *testkit.Chromium) {
 	if n := rowCount(tab, made.ID); n != 1 {
 		t.Errorf("the key made while away has %d rows, want 1", n)
 	}
+	if testkit.Eval[bool](tab, `!!document.querySelector('[data-key-id="`+doomed.ID+`"] [data-testid="revoke"]')`) {
+		t.Error("the key revoked while away still offers revoke")
+	}
+	// The confirmation opened before the outage is still there, and works.
+	tab.WaitFor(rowOf(kept.ID, `[data-state="active"] [data-testid="revoke-confirm"]`))
+	tab.Click(rowOf(kept.ID, ` [data-testid="revoke-yes"]`))
+	tab.WaitFor(rowOf(kept.ID, `[data-state="revoked"]`))
 	assertSamePage(t, tab)
 }
