@@ -467,3 +467,88 @@ func withoutMeta(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// llm_processor with a large max_tokens asks the person to confirm the
+// estimated cost first: an input-required result for 2026-07-28 clients
+// (with sealed request state), an elicitation for 2025-11-25 sessions.
+// Declining is a plain result that sent nothing to the provider; a tampered
+// state is refused; small calls and clients that cannot be asked run as
+// before.
+func TestMCPLLMProcessorConfirmsCost(t *testing.T) {
+	t.Parallel()
+	fake := testkit.StartFakeLLM(t, testkit.ChatReply("gpt-4o-mini", "A long answer.", 100, 200))
+	srv := testkit.StartServer(t, withFakeLLM(fake))
+	big := map[string]any{"prompt": strings.Repeat("Summarise the quarter. ", 40), "max_tokens": 20000}
+	manual := &mcp.ClientOptions{
+		MultiRoundTrip:     &mcp.MultiRoundTripOptions{Disabled: true},
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) { return nil, nil },
+	}
+	cs := mcpSession(t, srv.URL, "", manual, bearer(srv.AdminKey))
+	first := callTool(t, cs, "llm_processor", big)
+	require.True(t, first.NeedsInput(), "a costly call asks first")
+	ask := first.InputRequests["confirm_cost"].(*mcp.ElicitParams)
+	// gpt-4o-mini: 20000 completion tokens at $0.60/M is $0.012, plus about
+	// 230 prompt tokens at $0.15/M.
+	require.Contains(t, ask.Message, "may cost up to $0.012")
+	require.Contains(t, ask.Message, "gpt-4o-mini")
+	require.Empty(t, fake.Requests(), "nothing is sent before the answer")
+
+	answer := func(cs *mcp.ClientSession, args map[string]any, state string, r *mcp.ElicitResult) *mcp.CallToolResult {
+		res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "llm_processor", Arguments: args,
+			InputResponses: mcp.InputResponseMap{"confirm_cost": r}, RequestState: state})
+		require.NoError(t, err)
+		return res
+	}
+	yes := &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}
+
+	tampered := []byte(first.RequestState)
+	tampered[len(tampered)/2] ^= 1
+	res := answer(cs, big, string(tampered), yes)
+	require.True(t, res.IsError)
+	require.Contains(t, text(res), "requestState refused")
+	costlier := map[string]any{"prompt": big["prompt"], "max_tokens": 32768}
+	res = answer(cs, costlier, first.RequestState, yes)
+	require.True(t, res.IsError, "a confirmation does not carry over to other arguments")
+	require.Contains(t, text(res), "other arguments")
+
+	for _, no := range []*mcp.ElicitResult{{Action: "decline"}, {Action: "accept", Content: map[string]any{"confirm": false}}, {Action: "cancel"}} {
+		res = answer(cs, big, first.RequestState, no)
+		require.False(t, res.IsError, "declining is not an error")
+		require.Contains(t, text(res), "Not run")
+		var out struct {
+			FinishReason string `json:"finish_reason"`
+		}
+		structured(t, res, &out)
+		require.Equal(t, "declined", out.FinishReason)
+	}
+	require.Empty(t, fake.Requests(), "a declined call costs nothing")
+
+	var done struct{ Content string }
+	structured(t, answer(cs, big, first.RequestState, yes), &done)
+	require.Equal(t, "A long answer.", done.Content)
+	require.Len(t, fake.Requests(), 1)
+
+	// A 2025-11-25 session is asked through elicitation.
+	var asked atomic.Int64
+	var question atomic.Value
+	legacy := mcpSession(t, srv.URL, mcphttp.Stateful, &mcp.ClientOptions{ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		asked.Add(1)
+		question.Store(req.Params.Message)
+		return &mcp.ElicitResult{Action: "decline"}, nil
+	}}, bearer(srv.AdminKey))
+	res = callTool(t, legacy, "llm_processor", big)
+	require.False(t, res.IsError)
+	require.Contains(t, text(res), "Not run")
+	require.Equal(t, int64(1), asked.Load())
+	require.Contains(t, question.Load(), "may cost up to $")
+
+	// Small calls, and clients that cannot ask a person, run at once.
+	res = callTool(t, legacy, "llm_processor", map[string]any{"prompt": "hi", "max_tokens": 100})
+	require.False(t, res.IsError, text(res))
+	mute := mcpSession(t, srv.URL, "", nil, bearer(srv.AdminKey))
+	res = callTool(t, mute, "llm_processor", big)
+	require.False(t, res.IsError, text(res))
+	require.False(t, res.NeedsInput())
+	require.Equal(t, int64(1), asked.Load())
+	require.Len(t, fake.Requests(), 3)
+}

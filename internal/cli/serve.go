@@ -106,7 +106,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else {
 		logger.Info("no LLM provider configured: llm_processor will refuse, analysis tools work without narratives")
 	}
-	builtins, err := tools.Builtins(tools.NewRouterLLM(router, m))
+	lm := tools.NewRouterLLM(router, m)
+	builtins, err := tools.Builtins(lm)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 	mcpServer := mcpserver.New(mcpserver.Deps{Executor: executor, Tasks: tasks, Agents: agentService, Events: hub, Version: version, Logger: logger,
-		Secret: []byte(cfg.SecretKey)})
+		Secret: []byte(cfg.SecretKey), Costs: lm})
 	var conformanceServer *mcpsdk.Server
 	if *conformanceMode {
 		logger.Warn("conformance mode: MCP fixtures are served WITHOUT authentication at /conformance/mcp; never use this in production")

@@ -58,6 +58,8 @@ type Server struct {
 	logger   *slog.Logger
 	// sealer protects the request state of input-required results.
 	sealer *mcpstate.Sealer
+	// costs prices llm_processor calls before they run (cost.go).
+	costs CostEstimator
 }
 
 // Deps are what the MCP server is built from. Tasks, Agents and Events may
@@ -73,6 +75,9 @@ type Deps struct {
 	// input-required results; every instance must share it. When empty a
 	// random one is used, which only one instance can verify.
 	Secret []byte
+	// Costs prices LLM calls so that a costly one is confirmed first; nil
+	// runs them without asking.
+	Costs CostEstimator
 }
 
 // New builds the MCP server.
@@ -83,7 +88,7 @@ func New(d Deps) *mcp.Server {
 		_, _ = rand.Read(secret)
 	}
 	s := &Server{executor: d.Executor, tasks: d.Tasks, agents: d.Agents, events: d.Events, logger: d.Logger,
-		sealer: mcpstate.NewSealer(secret)}
+		sealer: mcpstate.NewSealer(secret), costs: d.Costs}
 	executor, version, logger := d.Executor, d.Version, d.Logger
 	var extensions map[string]any
 	if d.Tasks != nil && d.Agents != nil {
@@ -144,6 +149,11 @@ func (s *Server) callTool(t tools.Tool) mcp.ToolHandler {
 		}
 		if err := p.Require(t.Scope); err != nil {
 			return errorResult(err), nil
+		}
+		if t.Name == llmTool {
+			if res := s.confirmCost(req, p.KeyID.String()); res != nil {
+				return res, nil
+			}
 		}
 		keyID := p.KeyID
 		exec, err := s.executor.Execute(ctx, tools.Request{
