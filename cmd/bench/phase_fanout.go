@@ -137,7 +137,6 @@ func phaseFanout(ctx context.Context, e *env, r *report) error {
 	body.WriteString("sampled every 50 ms while the events go out and during a burst of 50 changes sent back to back, and 5 s after the clients left.\n\n")
 	body.WriteString("| surface | clients | connected (time) | p50 from the change | p99 | p50 from publish | p99 | missed | RSS idle | connected | peak | after | server fd limit |\n")
 	body.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	var bars []bar
 	var p99Stream, p99Live lineSeries
 	p99Stream.name, p99Live.name = "/api/v1/stream p99", "/ws p99"
 	for _, run := range runs {
@@ -159,8 +158,6 @@ func phaseFanout(ctx context.Context, e *env, r *report) error {
 			fig += fmt.Sprintf(" (%d of %d connected, %d receipts missed)", run.connected, run.clients, run.missed)
 		}
 		r.row("fanout", what, fig, "", "")
-		bars = append(bars, bar{label: fmt.Sprintf("%s, %s clients", run.surface, num(float64(run.clients))), value: float64(pct(run.lat, 0.99)) / 1e6,
-			text: "p99 " + ms(pct(run.lat, 0.99)), ours: true})
 		pt := [2]float64{float64(run.clients), float64(pct(run.lat, 0.99)) / 1e6}
 		if run.surface == surfaceStream {
 			p99Stream.points = append(p99Stream.points, pt)
@@ -169,7 +166,8 @@ func phaseFanout(ctx context.Context, e *env, r *report) error {
 		}
 	}
 	body.WriteString("\n")
-	body.WriteString(r.chart("fanout-p99", barChart("One event to many WebSocket clients: p99 from the change", "milliseconds (shorter is better)", bars)))
+	body.WriteString(r.chart("fanout-p99", lineChart("One event to many WebSocket clients: p99 from the change", "clients", "milliseconds (lower is better)",
+		[]lineSeries{p99Stream, p99Live})))
 	body.WriteString("\n")
 	var rss []bar
 	for _, run := range runs {

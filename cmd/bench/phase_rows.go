@@ -94,7 +94,7 @@ func phaseRows(ctx context.Context, e *env, r *report) error {
 	body.WriteString("(list, page 20, dashboard list, create, overview, metrics, list, …) after 5 warm-up rounds; latency is the client's, ")
 	body.WriteString("on loopback. The created tasks run as usual meanwhile.\n\n")
 	fmt.Fprintf(&body, "| operation | p50 at %s tasks | p99 | p50 at %s tasks | p99 | p50 ratio |\n| --- | --- | --- | --- | --- | --- |\n", num(float64(small.rows)), num(float64(big.rows)))
-	var lines []lineSeries
+	var bars []bar
 	for _, op := range ops {
 		s, b := small.lat[op], big.lat[op]
 		fmt.Fprintf(&body, "| %s | %s | %s | %s | %s | %s |\n", titles[op], ms(pct(s, 0.5)), ms(pct(s, 0.99)), ms(pct(b, 0.5)), ms(pct(b, 0.99)),
@@ -108,14 +108,13 @@ func phaseRows(ctx context.Context, e *env, r *report) error {
 		r.row("rows", fmt.Sprintf("with %s tasks stored: %s", num(float64(big.rows)), titles[op]),
 			fmt.Sprintf("p50 %s, p99 %s", ms(pct(b, 0.5)), ms(pct(b, 0.99))), peer,
 			ratio(float64(pct(b, 0.5)), float64(pct(s, 0.5)))+" of its time at "+num(float64(small.rows)))
-		var pts [][2]float64
 		for _, res := range results {
-			pts = append(pts, [2]float64{float64(res.rows), float64(pct(res.lat[op], 0.5)) / 1e6})
+			p50 := pct(res.lat[op], 0.5)
+			bars = append(bars, bar{label: fmt.Sprintf("%s, %s tasks", op, num(float64(res.rows))), value: float64(p50) / 1e6, text: "p50 " + ms(p50), ours: true})
 		}
-		lines = append(lines, lineSeries{name: op, points: pts})
 	}
 	body.WriteString("\n")
-	body.WriteString(r.chart("rows-p50", lineChart("Request latency (p50) by tasks stored", "tasks stored", "milliseconds", lines)))
+	body.WriteString(r.chart("rows-p50", barChart("Request latency (p50) by tasks stored", "milliseconds (shorter is better)", bars)))
 	r.add("rows", fmt.Sprintf("Rows: requests with %s tasks stored", num(float64(big.rows))), body.String())
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -42,7 +43,13 @@ func barChart(title, unit string, bars []bar) string {
 	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&s, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 	fmt.Fprintf(&s, `<text x="10" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
-	fmt.Fprintf(&s, `<text x="10" y="36" fill="#555">%s; bizmcp in blue, peers in grey</text>`+"\n", html.EscapeString(unit))
+	for _, b := range bars {
+		if !b.ours {
+			unit += "; bizmcp in blue, peers in grey"
+			break
+		}
+	}
+	fmt.Fprintf(&s, `<text x="10" y="36" fill="#555">%s</text>`+"\n", html.EscapeString(unit))
 	for i, b := range bars {
 		y := top + float64(i)*rowH
 		w := b.value / maxV * barArea
@@ -75,13 +82,13 @@ func lineChart(title, xUnit, yUnit string, series []lineSeries) string {
 	const (
 		width, height = 760.0, 360.0
 		left, right   = 70.0, 180.0
-		top, bottom   = 44.0, 44.0
+		top, bottom   = 56.0, 44.0
 	)
 	var xs []float64
 	maxY := 0.0
 	for _, l := range series {
 		for _, p := range l.points {
-			if !containsFloat(xs, p[0]) {
+			if !slices.Contains(xs, p[0]) {
 				xs = append(xs, p[0])
 			}
 			maxY = math.Max(maxY, p[1])
@@ -90,7 +97,7 @@ func lineChart(title, xUnit, yUnit string, series []lineSeries) string {
 	if maxY <= 0 {
 		maxY = 1
 	}
-	sortFloats(xs)
+	slices.Sort(xs)
 	plotW, plotH := width-left-right, height-top-bottom
 	xAt := func(x float64) float64 {
 		if len(xs) <= 1 {
@@ -137,21 +144,4 @@ func lineChart(title, xUnit, yUnit string, series []lineSeries) string {
 	}
 	s.WriteString("</svg>\n")
 	return s.String()
-}
-
-func containsFloat(xs []float64, v float64) bool {
-	for _, x := range xs {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func sortFloats(xs []float64) {
-	for i := 1; i < len(xs); i++ {
-		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-			xs[j], xs[j-1] = xs[j-1], xs[j]
-		}
-	}
 }
