@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -257,11 +258,17 @@ type procStats struct {
 	rssKB   int
 	fds     int
 	sockets int
+	// The TCP sockets by peer: connections clients opened to the instance,
+	// and the instance's own connections to Redis (its pool and the event
+	// bus's subscription). A leak shows in the first; the second is a pool
+	// bounded by its configuration.
+	inbound, redis int
 }
 
-func stats(in *instance) procStats {
+func stats(in *instance, redisPort int) procStats {
 	var s procStats
 	pid := in.cmd.Process.Pid
+	inodes := map[string]bool{}
 	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		for _, line := range strings.Split(string(raw), "\n") {
 			if strings.HasPrefix(line, "VmRSS:") {
@@ -275,9 +282,44 @@ func stats(in *instance) procStats {
 	for _, e := range entries {
 		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && strings.HasPrefix(link, "socket:") {
 			s.sockets++
+			inodes[strings.Trim(strings.TrimPrefix(link, "socket:"), "[]")] = true
+		}
+	}
+	_, listen, _ := net.SplitHostPort(in.addr)
+	listenPort, _ := strconv.Atoi(listen)
+	for _, table := range []string{"tcp", "tcp6"} {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || !inodes[f[9]] || f[3] == "0A" { // 0A: a listening socket
+				continue
+			}
+			switch {
+			case hexPort(f[2]) == redisPort:
+				s.redis++
+			case hexPort(f[1]) == listenPort:
+				s.inbound++
+			}
 		}
 	}
 	return s
+}
+
+// hexPort is the port of a /proc/net/tcp address ("0100007F:1F90").
+func hexPort(addr string) int {
+	_, port, ok := strings.Cut(addr, ":")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.ParseInt(port, 16, 32)
+	if err != nil {
+		return -1
+	}
+	return int(n)
 }
 
 // runCmd runs a helper program (pg_ctl, redis-cli, services.sh).

@@ -348,7 +348,7 @@ func (c *cluster) sampleAll(ctx context.Context, insts []*instance) ([]sample, i
 		if err != nil {
 			return nil, 0, err
 		}
-		out[i] = sample{procStats: stats(in), goroutines: g}
+		out[i] = sample{procStats: stats(in, c.o.redisPort), goroutines: g}
 	}
 	conn, err := c.db(ctx)
 	if err != nil {
@@ -410,7 +410,7 @@ func drillSoak(ctx context.Context, o *options, r *report) error {
 	r.figure("load", "%d operations/s over two instances: 70%% REST, 20%% MCP sessions, 10%% WebSocket streams", o.soakRate)
 	for _, in := range insts {
 		i := indexOf(insts, in)
-		r.figure("after warm-up ("+in.name+")", "RSS %.1f MB, %0.f goroutines, %d fds, %d sockets", float64(base[i].rssKB)/1024, base[i].goroutines, base[i].fds, base[i].sockets)
+		r.figure("after warm-up ("+in.name+")", "RSS %.1f MB, %0.f goroutines, %d fds, %d sockets (%d from clients, %d to Redis)", float64(base[i].rssKB)/1024, base[i].goroutines, base[i].fds, base[i].sockets, base[i].inbound, base[i].redis)
 	}
 	r.figure("after warm-up: database connections", "%d", basePG)
 	step := max(10*time.Second, o.soak/6)
@@ -448,16 +448,23 @@ func drillSoak(ctx context.Context, o *options, r *report) error {
 	r.check(l.failed.Load() == 0, "no failed operation (%d)", l.failed.Load())
 	for i, in := range insts {
 		bs, es := base[i], end[i]
-		r.figure("end ("+in.name+")", "RSS %.1f MB (%+.1f), %0.f goroutines (%+0.f), %d fds (%+d), %d sockets (%+d)",
-			float64(es.rssKB)/1024, float64(es.rssKB-bs.rssKB)/1024, es.goroutines, es.goroutines-bs.goroutines, es.fds, es.fds-bs.fds, es.sockets, es.sockets-bs.sockets)
+		r.figure("end ("+in.name+")", "RSS %.1f MB (%+.1f), %0.f goroutines (%+0.f), %d fds (%+d), %d sockets (%+d): %d from clients (%+d), %d to Redis (%+d)",
+			float64(es.rssKB)/1024, float64(es.rssKB-bs.rssKB)/1024, es.goroutines, es.goroutines-bs.goroutines, es.fds, es.fds-bs.fds, es.sockets, es.sockets-bs.sockets,
+			es.inbound, es.inbound-bs.inbound, es.redis, es.redis-bs.redis)
 		r.check(es.goroutines <= bs.goroutines*1.2+20, "%s: goroutines flat (%0.f -> %0.f)", in.name, bs.goroutines, es.goroutines)
-		r.check(es.sockets <= bs.sockets+10, "%s: open connections flat (%d -> %d sockets)", in.name, bs.sockets, es.sockets)
+		r.check(es.inbound <= bs.inbound+10, "%s: client connections flat (%d -> %d)", in.name, bs.inbound, es.inbound)
+		// The Redis pool keeps at most its idle cap once the load pauses
+		// (see newRedisClient), plus the event bus's subscription.
+		r.check(es.redis <= redisIdleCap+2, "%s: Redis connections within the pool's idle cap (%d -> %d, cap %d + the bus)", in.name, bs.redis, es.redis, redisIdleCap)
 		r.check(es.rssKB <= bs.rssKB*3/2+20*1024, "%s: RSS flat (%.1f -> %.1f MB)", in.name, float64(bs.rssKB)/1024, float64(es.rssKB)/1024)
 	}
 	r.figure("end: database connections", "%d (%+d)", endPG, endPG-basePG)
 	r.check(endPG <= basePG+6, "database connections flat (%d -> %d)", basePG, endPG)
 	return nil
 }
+
+// redisIdleCap is bizmcp's Redis pool idle cap (internal/cli newRedisClient).
+const redisIdleCap = 8
 
 func indexOf(insts []*instance, in *instance) int {
 	for i, x := range insts {

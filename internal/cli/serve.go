@@ -94,6 +94,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hub.Start(context.WithoutCancel(ctx))
 	defer hub.Stop()
 	keys := auth.NewService(queries, limiter, usage, hub, cfg.RateLimitPerMinute, logger)
+	keys.Start(context.WithoutCancel(ctx)) // drops revoked keys from the key cache
+	defer keys.Stop()
 	sessions := auth.NewSessions(keys, queries, auth.SessionConfig{Idle: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge}, logger)
 	checker := health.NewChecker(pool, redisPinger, limiter, version)
 
@@ -118,6 +120,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := registry.Sync(ctx); err != nil {
 		return err
 	}
+	registry.Start(context.WithoutCancel(ctx), hub, logger) // tool statuses follow tool.status events
+	defer registry.Stop()
 	executor := tools.NewExecutor(registry, queries, hub, m, logger)
 	agentService := agents.NewService(queries, func(name string) bool { _, ok := registry.Lookup(name); return ok }, hub)
 	if err := agentService.SeedDefaults(ctx); err != nil {
@@ -129,6 +133,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	agentService.OnCapacity(tasks.Wake) // a new, resumed or widened agent starts waiting tasks at once
 	if err := m.Registry.Register(orchestrator.NewCollector(tasks)); err != nil {
 		return err
 	}
@@ -239,6 +244,10 @@ func newRedisClient(redisURL string) (*redis.Client, error) {
 	opts.WriteTimeout = 500 * time.Millisecond
 	opts.PoolTimeout = time.Second
 	opts.MaxRetries = 1
+	// A burst grows the pool up to PoolSize (10 per CPU); go-redis closes
+	// idle connections only when it hands one out, so without a cap the
+	// burst's connections stay open for good. Keep at most 8 idle.
+	opts.MaxIdleConns = 8
 	return redis.NewClient(opts), nil
 }
 
