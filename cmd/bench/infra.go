@@ -223,7 +223,8 @@ func startProcess(ctx context.Context, o *options, name string, cmd *exec.Cmd, a
 	}
 	// Its own process group: a Ctrl-C in the terminal reaches the bench,
 	// which then stops its servers in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: should the bench itself be killed, its servers go too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err

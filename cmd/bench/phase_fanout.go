@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,6 +204,9 @@ func fanout(ctx context.Context, e *env, surface string, n int) fanoutRun {
 		return run
 	}
 	run.fdLimit = in.fdLimit()
+	if lim, err := strconv.Atoi(run.fdLimit); err == nil && lim < n+256 {
+		progress(e.o, "fanout: the server may open only %d files, fewer than %d clients need: raise the hard limit (ulimit -Hn) and run again", lim, n)
+	}
 	agentID, err := firstAgent(ctx, in, c.key, "finance")
 	if err != nil {
 		run.err = err.Error()

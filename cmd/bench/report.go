@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -124,7 +125,15 @@ func (r *report) describeMachine(ctx context.Context, o *options) {
 	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = "Linux " + strings.TrimSpace(string(raw))
 	}
+	version := "unknown"
+	if out, err := exec.CommandContext(cctx, o.bin, "version").Output(); err == nil {
+		version = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.CommandContext(cctx, "git", "describe", "--always", "--dirty").Output(); err == nil {
+		version += " (checkout " + strings.TrimSpace(string(out)) + ")"
+	}
 	r.machine = []string{
+		"bizmcp: " + version,
 		fmt.Sprintf("CPU: %d × %s", runtime.NumCPU(), model),
 		"memory: " + mem,
 		"OS: " + kernel,

@@ -41,7 +41,7 @@ func ms(d time.Duration) string {
 	case v < 10:
 		return fmt.Sprintf("%.1f ms", v)
 	default:
-		return fmt.Sprintf("%.0f ms", v)
+		return num(math.Round(v)) + " ms"
 	}
 }
 
