@@ -155,24 +155,28 @@ func (q *Queries) MessageList(ctx context.Context, arg MessageListParams) ([]Mes
 const messageListAll = `-- name: MessageListAll :many
 SELECT id, sender_id, recipient_id, type, correlation_id, task_id, payload, created_at, delivered_at FROM agents.messages
 WHERE ($1::text IS NULL OR type = $1::text)
-  AND ($2::timestamptz IS NULL
-       OR (created_at, id) < ($2::timestamptz, $3::uuid))
+  AND ($2::uuid IS NULL
+       OR sender_id = $2::uuid OR recipient_id = $2::uuid)
+  AND ($3::timestamptz IS NULL
+       OR (created_at, id) < ($3::timestamptz, $4::uuid))
 ORDER BY created_at DESC, id DESC
-LIMIT $4
+LIMIT $5
 `
 
 type MessageListAllParams struct {
 	Type            *string
+	AgentID         *uuid.UUID
 	CursorCreatedAt *time.Time
 	CursorID        *uuid.UUID
 	MaxRows         int32
 }
 
 // MessageListAll pages every agent's messages, newest first, optionally of
-// one type.
+// one type and sent or received by one agent.
 func (q *Queries) MessageListAll(ctx context.Context, arg MessageListAllParams) ([]Message, error) {
 	rows, err := q.db.Query(ctx, messageListAll,
 		arg.Type,
+		arg.AgentID,
 		arg.CursorCreatedAt,
 		arg.CursorID,
 		arg.MaxRows,

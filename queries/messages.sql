@@ -24,10 +24,12 @@ LIMIT sqlc.arg(max_rows);
 SELECT * FROM agents.messages WHERE task_id = $1 ORDER BY created_at, id;
 
 -- MessageListAll pages every agent's messages, newest first, optionally of
--- one type.
+-- one type and sent or received by one agent.
 -- name: MessageListAll :many
 SELECT * FROM agents.messages
 WHERE (sqlc.narg(type)::text IS NULL OR type = sqlc.narg(type)::text)
+  AND (sqlc.narg(agent_id)::uuid IS NULL
+       OR sender_id = sqlc.narg(agent_id)::uuid OR recipient_id = sqlc.narg(agent_id)::uuid)
   AND (sqlc.narg(cursor_created_at)::timestamptz IS NULL
        OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid))
 ORDER BY created_at DESC, id DESC

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,11 +14,32 @@ import (
 type MessagesPage struct {
 	Frame
 	Messages []orchestrator.Message
-	Type     string
-	Agents   map[uuid.UUID]string
-	NextURL  string
-	OnFirst  bool
-	Now      time.Time
+	Filter   MessageFilter
+	// Agents labels messages with agent names; AgentChoices fills the
+	// agent filter.
+	Agents       map[uuid.UUID]string
+	AgentChoices []agents.Agent
+	NextURL      string
+	OnFirst      bool
+	Now          time.Time
+}
+
+// MessageFilter is the messages list's filter, kept in the URL so a
+// filtered view can be bookmarked and shared: a message type, and an
+// agent id (messages it sent or received).
+type MessageFilter struct {
+	Type, Agent string
+}
+
+// URLMessagesList is the messages list with a filter and a page cursor.
+func URLMessagesList(f MessageFilter, cursor string) string {
+	q := url.Values{}
+	for k, v := range map[string]string{"type": f.Type, "agent": f.Agent, "cursor": cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return withQuery(URLMessages, q)
 }
 
 // MessageTypes lists the message types.

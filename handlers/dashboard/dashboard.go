@@ -76,7 +76,7 @@ type StatsService interface {
 // MessageService lists inter-agent messages.
 type MessageService interface {
 	Messages(ctx context.Context, agentID uuid.UUID, cursor string, limit int) (orchestrator.MessagePage, error)
-	AllMessages(ctx context.Context, typ, cursor string, limit int) (orchestrator.MessagePage, error)
+	AllMessages(ctx context.Context, f orchestrator.MessageFilter, cursor string, limit int) (orchestrator.MessagePage, error)
 }
 
 // Deps are the services the dashboard is an adapter over.

@@ -33,7 +33,7 @@ const (
 	livePageAgents = "agents"
 	// livePageOverview shows agent cards and the most recent tasks.
 	livePageOverview = "overview"
-	// livePageMessages is the messages list (type filter, cursor).
+	// livePageMessages is the messages list (type and agent filter, cursor).
 	livePageMessages = "messages"
 )
 
@@ -70,8 +70,8 @@ type liveTopic struct {
 	taskID uuid.UUID
 	// agentType and agentStatus are the agent list's filter.
 	agentType, agentStatus string
-	// msgType is the messages list's filter.
-	msgType string
+	// messages is the messages list's filter.
+	messages orchestrator.MessageFilter
 }
 
 func parseLiveTopic(q url.Values) (liveTopic, error) {
@@ -90,9 +90,7 @@ func parseLiveTopic(q url.Values) (liveTopic, error) {
 		}
 	case livePageOverview:
 	case livePageMessages:
-		if t.msgType = q.Get("type"); t.msgType != "" && !slices.Contains(orchestrator.MessageTypes(), t.msgType) {
-			err = apperr.E(apperr.Invalid, "type %q is not a message type", apperr.Truncate(t.msgType, 32))
-		}
+		_, t.messages, err = parseMessageFilter(q)
 	case livePageTask:
 		if t.taskID, err = uuid.Parse(q.Get("id")); err != nil {
 			err = apperr.E(apperr.Invalid, "id %q is not a task id", apperr.Truncate(q.Get("id"), 40))
@@ -354,7 +352,7 @@ func (l *liveHub) dispatch(ctx context.Context, e events.Event) {
 			return
 		}
 		for _, lc := range conns {
-			if lc.topic.page == livePageMessages && lc.topic.cursor == "" && (lc.topic.msgType == "" || lc.topic.msgType == m.Type) {
+			if lc.topic.page == livePageMessages && lc.topic.cursor == "" && lc.topic.messages.Shows(m) {
 				send(lc, fragment("message-insert", func() (templ.Component, error) {
 					names, err := l.h.agentNames(ctx)
 					return views.MessageInsert(m, names, now), err
@@ -424,7 +422,7 @@ func (h *Handler) snapshot(ctx context.Context, t liveTopic) ([]byte, error) {
 		}
 		return renderBytes(ctx, views.AgentGridSnapshot(agentPage.Items, time.Now()))
 	case livePageMessages:
-		page, err := h.deps.Messages.AllMessages(ctx, t.msgType, t.cursor, messagesPageSize)
+		page, err := h.deps.Messages.AllMessages(ctx, t.messages, t.cursor, messagesPageSize)
 		if err != nil {
 			return nil, err
 		}

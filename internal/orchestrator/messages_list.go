@@ -5,16 +5,31 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/page"
 )
 
-// AllMessages lists every agent's messages, newest first; typ ("" for all)
-// keeps one message type.
-func (s *Service) AllMessages(ctx context.Context, typ, cursor string, limit int) (MessagePage, error) {
-	params := db.MessageListAllParams{}
-	if typ != "" {
+// MessageFilter narrows the list of every agent's messages: to one type
+// ("" for all), and to those one agent sent or received (nil for all).
+type MessageFilter struct {
+	Type    string
+	AgentID *uuid.UUID
+}
+
+// Shows reports whether a message belongs on a list with this filter.
+func (f MessageFilter) Shows(m Message) bool {
+	return (f.Type == "" || f.Type == m.Type) &&
+		(f.AgentID == nil || m.RecipientID == *f.AgentID || (m.SenderID != nil && *m.SenderID == *f.AgentID))
+}
+
+// AllMessages lists every agent's messages that pass the filter, newest
+// first.
+func (s *Service) AllMessages(ctx context.Context, f MessageFilter, cursor string, limit int) (MessagePage, error) {
+	params := db.MessageListAllParams{AgentID: f.AgentID}
+	if typ := f.Type; typ != "" {
 		if !slices.Contains(MessageTypes(), typ) {
 			return MessagePage{}, apperr.E(apperr.Invalid, "type %q is not one of %s", apperr.Truncate(typ, 32), strings.Join(MessageTypes(), ", "))
 		}
