@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,6 +38,7 @@ type loadResult struct {
 	calls    int
 	allCalls int // warm-up included: what the server answered
 	errors   int
+	limited  int // of the errors, calls refused with 429
 	firstErr string
 	elapsed  time.Duration
 	lat      []time.Duration
@@ -56,9 +58,14 @@ const callArgs = `{"series":[12,15,14,18,21],"horizon":2}`
 // client that does exactly what a Streamable HTTP client must do and no
 // more, so its cost is the same for every server.
 type mcpClient struct {
-	t       mcpTarget
-	hc      *http.Client
-	key     string
+	t   mcpTarget
+	hc  *http.Client
+	key string
+	// keyAt is where this client starts in t.keys: a 2026-07-28 client
+	// sends each call with the next key (every request is authenticated on
+	// its own), so no key's limit, at most 100,000 a minute, caps the
+	// load; a 2025-11-25 session stays with the key that opened it.
+	keyAt   int
 	session string
 	id      int
 	body    bytes.Buffer
@@ -152,6 +159,9 @@ func (c *mcpClient) callTool(ctx context.Context) error {
 			`","io.modelcontextprotocol/clientInfo":{"name":"bizmcp-bench","version":"1.0.0"},"io.modelcontextprotocol/clientCapabilities":{}}`)
 	}
 	c.body.WriteString(`}}`)
+	if c.t.proto == protoStateless {
+		c.key = c.t.keys[(c.keyAt+c.id)%len(c.t.keys)]
+	}
 	resp, err := c.post(ctx, c.body.Bytes(), "tools/call", c.t.tool)
 	if err != nil {
 		return err
@@ -160,6 +170,9 @@ func (c *mcpClient) callTool(ctx context.Context) error {
 	resp.Body.Close()
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return errRateLimited
 	}
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(raw, []byte(`"result"`)) || bytes.Contains(raw, []byte(`"isError":true`)) {
 		return fmt.Errorf("tools/call: %d %s", resp.StatusCode, truncate(raw, 300))
@@ -187,13 +200,13 @@ func runLoad(ctx context.Context, t mcpTarget, clients int, warm, dur time.Durat
 		readyWG.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &mcpClient{t: t, hc: hc, key: t.keys[i%len(t.keys)]}
+			c := &mcpClient{t: t, hc: hc, key: t.keys[i%len(t.keys)], keyAt: i}
 			err := c.open(ctx)
 			readyWG.Done()
 			<-ready
 			defer c.close(context.WithoutCancel(ctx))
 			var lat []time.Duration
-			calls, all, errs := 0, 0, 0
+			calls, all, errs, limited := 0, 0, 0, 0
 			var first string
 			if err != nil {
 				errs, first = 1, err.Error()
@@ -212,6 +225,9 @@ func runLoad(ctx context.Context, t mcpTarget, clients int, warm, dur time.Durat
 					}
 					if err != nil {
 						errs++
+						if errors.Is(err, errRateLimited) {
+							limited++
+						}
 						if first == "" {
 							first = err.Error()
 						}
@@ -225,6 +241,7 @@ func runLoad(ctx context.Context, t mcpTarget, clients int, warm, dur time.Durat
 			res.calls += calls
 			res.allCalls += all
 			res.errors += errs
+			res.limited += limited
 			res.lat = append(res.lat, lat...)
 			if res.firstErr == "" {
 				res.firstErr = first
@@ -239,6 +256,9 @@ func runLoad(ctx context.Context, t mcpTarget, clients int, warm, dur time.Durat
 	res.elapsed = dur
 	return res
 }
+
+// errRateLimited is a call the server refused with 429.
+var errRateLimited = errors.New("tools/call: 429: refused by the key's rate limit")
 
 func truncate(b []byte, n int) string {
 	b = bytes.TrimSpace(b)

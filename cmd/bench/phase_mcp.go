@@ -14,6 +14,7 @@ type mcpSeries struct {
 	rates   []float64
 	lat     []time.Duration
 	errors  int
+	limited int
 	first   string
 	cpuMS   []float64 // server CPU per measured call, per round
 }
@@ -96,6 +97,7 @@ func phaseMCP(ctx context.Context, e *env, r *report) error {
 				s.rates = append(s.rates, res.rate())
 				s.lat = append(s.lat, res.lat...)
 				s.errors += res.errors
+				s.limited += res.limited
 				if s.first == "" {
 					s.first = res.firstErr
 				}
@@ -161,7 +163,7 @@ func phaseMCP(ctx context.Context, e *env, r *report) error {
 	body.WriteString("- **bare go-sdk** (modelcontextprotocol/go-sdk v1.8.0): its stateful `StreamableHTTPHandler` for 2025-11-25, the stateless one for 2026-07-28 (chosen by the `Mcp-Protocol-Version` header), one trivial tool.\n")
 	body.WriteString("- **bare mcp-go** (mark3labs/mcp-go v1.2.1): `NewStreamableHTTPServer` with `WithStateful(true)` (sessions validated, as the others do); it serves 2026-07-28 on the same handler.\n")
 	body.WriteString("- **net/http JSON-RPC echo**: reads the body, decodes the id, writes a fixed result: the floor of an HTTP round trip here.\n\n")
-	fmt.Fprintf(&body, "Each run: %s of warm-up, then %s measured; %d rounds, the order of the servers reversed every other round. ", o.mcpWarm, o.mcpDuration, o.rounds)
+	fmt.Fprintf(&body, "Each run: %s of warm-up, then %s measured; %d round%s, the order of the servers reversed every other round. ", o.mcpWarm, o.mcpDuration, o.rounds, plural(o.rounds))
 	body.WriteString("Server CPU is the server process's user+system time (from /proc) during the run divided by the calls it answered.\n\n")
 	body.WriteString("| server | revision | clients | calls/s (mean) | per round | p50 | p99 | server CPU per call | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, t := range live {
@@ -177,6 +179,10 @@ func phaseMCP(ctx context.Context, e *env, r *report) error {
 	for _, s := range series {
 		if s.errors > 0 {
 			fmt.Fprintf(&body, "\n%s, %d clients: first error: `%s`\n", s.t.label(), s.clients, s.first)
+		}
+		if s.limited > 0 {
+			fmt.Fprintf(&body, "\n%s, %d clients: %d calls refused with 429: a 2025-11-25 session keeps its key, and a key may have at most 100,000 requests a minute (1,667/s): this run was capped by that, not by the server's speed.\n",
+				s.t.label(), s.clients, s.limited)
 		}
 	}
 	for _, b := range broken {

@@ -112,7 +112,8 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 	body.WriteString("The peer is River (the queue bizmcp runs on) with a no-op worker in its own database on the same PostgreSQL, ")
 	fmt.Fprintf(&body, "as many workers, bizmcp's fetch settings (20 ms cooldown, 500 ms poll), %d jobs inserted one per transaction by %d clients, ", o.tasks, postClients)
 	body.WriteString("timed from the first insert to the last completion event. ")
-	body.WriteString("*Busy* is the finance agents' share of the run spent running a task (Σ completed_at − started_at over the run's length × agents); *CPU* is the bizmcp process's, in cores.\n\n")
+	body.WriteString("*Busy* is the finance agents' task time over the run's length (Σ completed_at − started_at ÷ (run length × finance agents)): ")
+	body.WriteString("the share of time an agent was running a task; over 100% means agents ran several tasks side by side. *CPU* is the bizmcp process's, in cores.\n\n")
 	body.WriteString("| agents, workers | bizmcp tasks/s | per round | busy | CPU | River jobs/s | per round | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	var bars []bar
 	for i, cfg := range configs {
