@@ -1,11 +1,13 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,6 +232,9 @@ func TestMCP2026Headers(t *testing.T) {
 	t.Parallel()
 	srv := testkit.StartServer(t)
 	list := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{` + meta2026 + `}}`
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_task","arguments":{"task_id":"x"},` + meta2026 + `}}`
+	read := `{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"bizmcp://agents",` + meta2026 + `}}`
+	taskGet := `{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"t1",` + meta2026 + `}}`
 
 	status, body := rawMCP(t, srv, list, "Mcp-Method", "tools/list")
 	require.Equal(t, http.StatusOK, status, body)
@@ -246,6 +251,13 @@ func TestMCP2026Headers(t *testing.T) {
 		"no _meta":                           {`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}`, []string{"Mcp-Method", "tools/list"}, "-32602"},
 		"unknown version":                    {strings.ReplaceAll(list, "2026-07-28", "2099-01-01"), []string{"Mcp-Protocol-Version", "2099-01-01", "Mcp-Method", "tools/list"}, "-32022"},
 		"removed method":                     {`{"jsonrpc":"2.0","id":1,"method":"ping","params":{` + meta2026 + `}}`, []string{"Mcp-Method", "ping"}, "-32601"},
+		"Mcp-Method in another case":         {list, []string{"Mcp-Method", "Tools/List"}, "-32020"},
+		"no Mcp-Name on tools/call":          {call, []string{"Mcp-Method", "tools/call"}, "-32020"},
+		"Mcp-Name naming another tool":       {call, []string{"Mcp-Method", "tools/call", "Mcp-Name", "cancel_task"}, "-32020"},
+		"Mcp-Name naming another resource":   {read, []string{"Mcp-Method", "resources/read", "Mcp-Name", "bizmcp://agents/x"}, "-32020"},
+		"no Mcp-Name on tasks/get":           {taskGet, []string{"Mcp-Method", "tasks/get"}, "-32020"},
+		"Mcp-Name naming another task":       {taskGet, []string{"Mcp-Method", "tasks/get", "Mcp-Name", "t2"}, "-32020"},
+		"Mcp-Method tasks/get on tools/call": {call, []string{"Mcp-Method", "tasks/get", "Mcp-Name", "get_task"}, "-32020"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, body := rawMCP(t, srv, tc.body, tc.headers...)
@@ -551,4 +563,142 @@ func TestMCPLLMProcessorConfirmsCost(t *testing.T) {
 	require.False(t, res.NeedsInput())
 	require.Equal(t, int64(1), asked.Load())
 	require.Len(t, fake.Requests(), 3)
+}
+
+// Absurd _meta on 2026-07-28 requests: wrong types, unknown or mangled
+// versions, capabilities nested without end, NUL or invalid UTF-8, a huge
+// value. Each is a JSON-RPC error naming the problem (never a 5xx, never a
+// plain-text answer), or served when it is merely odd; the server serves the
+// next request as before.
+func TestMCP2026HostileMeta(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartServer(t)
+	withMeta := func(method, meta string) string {
+		params := `"_meta":` + meta
+		switch method {
+		case "tasks/get":
+			params = `"taskId":"x",` + params
+		}
+		return `{"jsonrpc":"2.0","id":7,"method":"` + method + `","params":{` + params + `}}`
+	}
+	meta := func(version, caps string) string {
+		return `{"io.modelcontextprotocol/protocolVersion":` + version + `,"io.modelcontextprotocol/clientCapabilities":` + caps + `}`
+	}
+	deep := strings.Repeat(`{"a":`, 3000) + `1` + strings.Repeat(`}`, 3000)
+	tasksAs := func(v string) string { return `{"extensions":{"` + mcptasks.ExtensionID + `":` + v + `}}` }
+	for name, tc := range map[string]struct {
+		method, meta string
+		headers      []string
+		code         int // 0: served
+		says         string
+	}{
+		"_meta a string":                {"tools/list", `"everything"`, nil, -32602, "protocolVersion"},
+		"_meta an array":                {"tools/list", `[1,2]`, nil, -32602, "protocolVersion"},
+		"_meta null":                    {"tools/list", `null`, nil, -32602, "protocolVersion"},
+		"version a number":              {"tools/list", meta(`20260728`, `{}`), nil, -32602, "protocolVersion"},
+		"version with a NUL":            {"tools/list", meta(`"2026-07-28\u0000"`, `{}`), nil, -32020, "does not match"},
+		"unknown version in _meta":      {"tools/list", meta(`"1999-01-01"`, `{}`), nil, -32020, "does not match"},
+		"unknown version everywhere":    {"tools/list", meta(`"2099-12-31"`, `{}`), []string{"Mcp-Protocol-Version", "2099-12-31"}, -32022, "unsupported protocol version"},
+		"capabilities a string":         {"tools/list", meta(`"2026-07-28"`, `"all of them"`), nil, -32602, "clientCapabilities"},
+		"capabilities an array":         {"tools/list", meta(`"2026-07-28"`, `[{}]`), nil, -32602, "clientCapabilities"},
+		"capabilities of wrong types":   {"tools/list", meta(`"2026-07-28"`, `{"extensions":"x","elicitation":7}`), nil, -32602, "clientCapabilities"},
+		"capabilities nested 3000 deep": {"tools/list", meta(`"2026-07-28"`, deep), nil, -32600, "nests"},
+		"clientInfo a string":           {"tools/list", `{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":"me"}`, nil, -32602, "clientInfo"},
+		"NUL in capabilities":           {"tools/list", meta(`"2026-07-28"`, `{"experimental":{"a\u0000b":{"\u0000":"\u0000"}}}`), nil, 0, ""},
+		"huge capabilities":             {"tools/list", meta(`"2026-07-28"`, `{"experimental":{"x":"`+strings.Repeat("A", 200_000)+`"}}`), nil, 0, ""},
+		"tasks declared as a string":    {"tasks/get", meta(`"2026-07-28"`, tasksAs(`"yes"`)), []string{"Mcp-Name", "x"}, -32021, mcptasks.ExtensionID},
+		"tasks declared as null":        {"tasks/get", meta(`"2026-07-28"`, tasksAs(`null`)), []string{"Mcp-Name", "x"}, -32021, mcptasks.ExtensionID},
+		"tasks under a NUL name":        {"tasks/get", meta(`"2026-07-28"`, `{"extensions":{"io.modelcontextprotocol/tasks\u0000":{}}}`), []string{"Mcp-Name", "x"}, -32021, mcptasks.ExtensionID},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, body := rawMCP(t, srv, withMeta(tc.method, tc.meta), append([]string{"Mcp-Method", tc.method}, tc.headers...)...)
+			require.Less(t, status, 500, body)
+			if d := strings.Index(body, "data: "); d >= 0 {
+				body = body[d+len("data: "):]
+			}
+			var msg struct {
+				ID     any             `json:"id"`
+				Result json.RawMessage `json:"result"`
+				Error  *struct {
+					Code    int    `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(body), &msg), "a JSON-RPC answer, not %q", body)
+			if tc.code == 0 {
+				require.Nil(t, msg.Error, body)
+				require.Contains(t, string(msg.Result), `"tools"`)
+				return
+			}
+			require.NotNil(t, msg.Error, body)
+			require.Equal(t, tc.code, msg.Error.Code, msg.Error.Message)
+			require.Contains(t, msg.Error.Message, tc.says)
+		})
+	}
+	status, body := rawMCP(t, srv, `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{`+meta2026+`}}`, "Mcp-Method", "tools/list")
+	require.Equal(t, http.StatusOK, status, body)
+}
+
+// A flood of tasks/get (and of the removed tasks/result) is rate limited
+// like any request: past the key's limit each poll is 429 with Retry-After
+// and a message saying so, none is a 5xx; and neither polls nor listens
+// opened and dropped leave goroutines behind. Not parallel: it counts the
+// process's goroutines.
+func TestMCPTaskPollFloodIsRateLimited(t *testing.T) {
+	srv := testkit.StartServer(t)
+	const limit = 20
+	key := testkit.CreateKey(t, srv.Env, "poller", "read,write", "--rate-limit", fmt.Sprint(limit))
+	created, rpcErr := rpc2026(t, srv, key, "tools/call", "create_task", map[string]any{"name": "create_task",
+		"arguments": map[string]any{"title": "Polled", "domain": "sales", "input_data": map[string]any{"series": []float64{1, 2, 3}}}}, true)
+	require.Nil(t, rpcErr)
+	handle := created["taskId"].(string)
+	baseline := runtime.NumGoroutine()
+
+	var answered, limited int
+	for i := range 3 * limit {
+		method := "tasks/get"
+		if i%5 == 4 {
+			method = "tasks/result"
+		}
+		body := `{"jsonrpc":"2.0","id":1,"method":"` + method + `","params":{"taskId":"` + handle + `","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"` + mcptasks.ExtensionID + `":{}}}}}}`
+		resp, b := srv.Do(t, http.MethodPost, "/mcp", key, strings.NewReader(body),
+			"Accept", "application/json, text/event-stream", "Mcp-Protocol-Version", mcphttp.Stateless, "Mcp-Method", method, "Mcp-Name", handle)
+		require.Less(t, resp.StatusCode, 500, string(b))
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			require.NotEmpty(t, resp.Header.Get("Retry-After"))
+			require.Contains(t, string(b), fmt.Sprintf("rate limit of %d requests per minute", limit))
+			continue
+		}
+		answered++
+	}
+	require.LessOrEqual(t, answered, limit, "at most the key's limit is served")
+	require.GreaterOrEqual(t, limited, 2*limit-1)
+
+	// Listens opened on the task and dropped by their clients end with
+	// their goroutines (the admin key has its own limit).
+	pauseAgents(t, srv)
+	created, rpcErr = rpc2026(t, srv, srv.AdminKey, "tools/call", "create_task", map[string]any{"name": "create_task",
+		"arguments": map[string]any{"title": "Watched", "domain": "sales", "input_data": map[string]any{"series": []float64{1, 2, 3}}}}, true)
+	require.Nil(t, rpcErr)
+	for range 30 {
+		ctx, cancel := context.WithCancel(t.Context())
+		body := `{"jsonrpc":"2.0","id":"l","method":"subscriptions/listen","params":{"notifications":{"taskIds":["` + created["taskId"].(string) + `"]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"` + mcptasks.ExtensionID + `":{}}}}}}`
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/mcp", strings.NewReader(body))
+		require.NoError(t, err)
+		for k, v := range map[string]string{"Authorization": "Bearer " + srv.AdminKey, "Content-Type": "application/json",
+			"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": mcphttp.Stateless, "Mcp-Method": "subscriptions/listen"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		line, err := bufio.NewReader(resp.Body).ReadString('\n') // the stream is open
+		require.NoError(t, err, line)
+		cancel()
+		_ = resp.Body.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.LessOrEqual(c, runtime.NumGoroutine(), baseline+15, "goroutines left behind by polls or listens")
+	}, 20*time.Second, 100*time.Millisecond)
 }

@@ -224,6 +224,10 @@ func frame(body []byte) (message, bool, *jsonrpc.Error) {
 	if !utf8.Valid(body) {
 		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "parse error: the request body is not valid UTF-8"}
 	}
+	if depth := nesting(body); depth > MaxNesting {
+		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest,
+			Message: fmt.Sprintf("invalid request: the JSON nests %d levels deep; at most %d", depth, MaxNesting)}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var first json.RawMessage
 	if err := dec.Decode(&first); err != nil {
@@ -244,6 +248,45 @@ func frame(body []byte) (message, bool, *jsonrpc.Error) {
 	default:
 		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: a JSON-RPC message is a JSON object"}
 	}
+}
+
+// MaxNesting bounds how deep a request's JSON may nest. No MCP message or
+// tool argument needs more; the SDK's own bound (1000) answers in plain text,
+// not JSON-RPC, and a deep document costs every decoder on the way.
+const MaxNesting = 64
+
+// nesting is the deepest nesting of objects and arrays in body (a valid or
+// invalid JSON document; brackets inside strings are not counted). It stops
+// counting once past MaxNesting.
+func nesting(body []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > MaxNesting {
+					return deepest
+				}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // checkURI refuses URIs with control characters, before the SDK echoes one

@@ -127,6 +127,10 @@ func TestRefusesWhatTheSDKWouldMishandle(t *testing.T) {
 		"invalid UTF-8":        {strings.Replace(call, "tools/list", "tools/\xfflist", 1), modern, -32700, "UTF-8"},
 		"not an object":        {`"hello"`, modern, -32600, "JSON object"},
 		"2026 with session id": {call, map[string]string{"Mcp-Protocol-Version": mcphttp.Stateless, "Mcp-Session-Id": "abc"}, -32600, "Mcp-Session-Id"},
+		"nested too deep": {strings.Replace(call, `"params":{`, `"params":{"x":`+strings.Repeat("[", mcphttp.MaxNesting)+strings.Repeat("]", mcphttp.MaxNesting)+`,`, 1),
+			modern, -32600, "nests"},
+		"brackets in strings do not count": {strings.Replace(call, `"params":{`, `"params":{"x":"`+strings.Repeat("[", 500)+`",`, 1),
+			map[string]string{"Mcp-Protocol-Version": mcphttp.Stateless, "Mcp-Session-Id": "abc"}, -32600, "Mcp-Session-Id"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, code, msg := post(t, url, tc.body, tc.header)

@@ -358,12 +358,14 @@ func missingCapability(msg string) error {
 
 // Declared reports whether the client declared the extension: in this
 // request's _meta client capabilities (2026-07-28, or a per-request opt-in),
-// or at initialize (2025-11-25 sessions).
+// or at initialize (2025-11-25 sessions). The declaration is an object (its
+// settings, none defined yet); anything else under the extension's name
+// (null, a string) declares nothing, and the client is told what to send.
 func Declared(req mcp.Request) bool {
 	if meta := metaOf(req); meta != nil {
 		if caps, ok := meta[mcp.MetaKeyClientCapabilities].(map[string]any); ok {
 			if ext, ok := caps["extensions"].(map[string]any); ok {
-				if _, ok := ext[ExtensionID]; ok {
+				if _, ok := ext[ExtensionID].(map[string]any); ok {
 					return true
 				}
 			}
@@ -371,7 +373,7 @@ func Declared(req mcp.Request) bool {
 	}
 	if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
 		if ip := ss.InitializeParams(); ip != nil && ip.Capabilities != nil {
-			_, ok := ip.Capabilities.Extensions[ExtensionID]
+			_, ok := ip.Capabilities.Extensions[ExtensionID].(map[string]any)
 			return ok
 		}
 	}
