@@ -14,31 +14,28 @@ import (
 )
 
 const agentClaim = `-- name: AgentClaim :one
-UPDATE agents.agents AS a
-SET status = 'busy', current_task_id = $1, last_activity = now(), updated_at = now()
-WHERE a.id = (
-    SELECT c.id FROM agents.agents AS c
-    WHERE c.status = 'idle'
-      AND (c.type = $2 OR c.capabilities @> $3::text[])
-    ORDER BY (c.type = $2) DESC, c.tasks_completed + c.tasks_failed, c.last_activity NULLS FIRST, c.id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING a.id, a.name, a.type, a.description, a.capabilities, a.status, a.current_task_id, a.tasks_completed, a.tasks_failed, a.last_activity, a.config, a.created_at, a.updated_at
+SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at, max_concurrency, running FROM agents.agents AS c
+WHERE c.status IN ('idle', 'busy') AND c.running < c.max_concurrency
+  AND (c.type = $1 OR c.capabilities @> $2::text[])
+ORDER BY (c.type = $1) DESC, c.running, c.tasks_completed + c.tasks_failed, c.last_activity NULLS FIRST, c.id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
 `
 
 type AgentClaimParams struct {
-	TaskID   *uuid.UUID
 	Domain   string
 	Required []string
 }
 
-// AgentClaim atomically gives a task to the best free agent: its type is the
-// task's domain, or it has every capability the task needs; same-domain
-// agents first, then the least loaded. SKIP LOCKED lets concurrent workers
-// claim different agents instead of waiting on each other.
+// AgentClaim locks the best agent with a free slot for a task: its type is
+// the task's domain, or it has every capability the task needs; same-domain
+// agents first, then the least loaded. The slot is counted when the task
+// starts in the same transaction (the tasks_agent_slots trigger); the lock,
+// held until then, keeps a concurrent claim from taking the same slot. SKIP
+// LOCKED spreads concurrent claims over the agents; a claim that skipped
+// the only free agent finds it again through TaskPark, which waits.
 func (q *Queries) AgentClaim(ctx context.Context, arg AgentClaimParams) (Agent, error) {
-	row := q.db.QueryRow(ctx, agentClaim, arg.TaskID, arg.Domain, arg.Required)
+	row := q.db.QueryRow(ctx, agentClaim, arg.Domain, arg.Required)
 	var i Agent
 	err := row.Scan(
 		&i.ID,
@@ -54,26 +51,23 @@ func (q *Queries) AgentClaim(ctx context.Context, arg AgentClaimParams) (Agent, 
 		&i.Config,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MaxConcurrency,
+		&i.Running,
 	)
 	return i, err
 }
 
 const agentClaimAssigned = `-- name: AgentClaimAssigned :one
-UPDATE agents.agents
-SET status = 'busy', current_task_id = $1, last_activity = now(), updated_at = now()
-WHERE id = $2 AND status = 'idle'
-RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
+SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at, max_concurrency, running FROM agents.agents
+WHERE id = $1 AND status IN ('idle', 'busy') AND running < max_concurrency
+FOR UPDATE
 `
 
-type AgentClaimAssignedParams struct {
-	TaskID  *uuid.UUID
-	AgentID uuid.UUID
-}
-
-// AgentClaimAssigned claims the agent a task was assigned to (a delegated
-// sub-task goes to the agent the request message named), if it is free.
-func (q *Queries) AgentClaimAssigned(ctx context.Context, arg AgentClaimAssignedParams) (Agent, error) {
-	row := q.db.QueryRow(ctx, agentClaimAssigned, arg.TaskID, arg.AgentID)
+// AgentClaimAssigned locks the agent a task was assigned to (a delegated
+// sub-task goes to the agent the request message named) if it has a free
+// slot, waiting for a concurrent claim of it to end.
+func (q *Queries) AgentClaimAssigned(ctx context.Context, agentID uuid.UUID) (Agent, error) {
+	row := q.db.QueryRow(ctx, agentClaimAssigned, agentID)
 	var i Agent
 	err := row.Scan(
 		&i.ID,
@@ -89,6 +83,8 @@ func (q *Queries) AgentClaimAssigned(ctx context.Context, arg AgentClaimAssigned
 		&i.Config,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MaxConcurrency,
+		&i.Running,
 	)
 	return i, err
 }
@@ -134,18 +130,19 @@ func (q *Queries) AgentCountByStatus(ctx context.Context) ([]AgentCountByStatusR
 }
 
 const agentCreate = `-- name: AgentCreate :one
-INSERT INTO agents.agents (id, name, type, description, capabilities, config)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
+INSERT INTO agents.agents (id, name, type, description, capabilities, config, max_concurrency)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at, max_concurrency, running
 `
 
 type AgentCreateParams struct {
-	ID           uuid.UUID
-	Name         string
-	Type         string
-	Description  string
-	Capabilities []string
-	Config       json.RawMessage
+	ID             uuid.UUID
+	Name           string
+	Type           string
+	Description    string
+	Capabilities   []string
+	Config         json.RawMessage
+	MaxConcurrency int32
 }
 
 func (q *Queries) AgentCreate(ctx context.Context, arg AgentCreateParams) (Agent, error) {
@@ -156,6 +153,7 @@ func (q *Queries) AgentCreate(ctx context.Context, arg AgentCreateParams) (Agent
 		arg.Description,
 		arg.Capabilities,
 		arg.Config,
+		arg.MaxConcurrency,
 	)
 	var i Agent
 	err := row.Scan(
@@ -172,12 +170,14 @@ func (q *Queries) AgentCreate(ctx context.Context, arg AgentCreateParams) (Agent
 		&i.Config,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MaxConcurrency,
+		&i.Running,
 	)
 	return i, err
 }
 
 const agentDelete = `-- name: AgentDelete :execrows
-DELETE FROM agents.agents WHERE id = $1 AND current_task_id IS NULL
+DELETE FROM agents.agents WHERE id = $1 AND running = 0
 `
 
 func (q *Queries) AgentDelete(ctx context.Context, id uuid.UUID) (int64, error) {
@@ -188,8 +188,22 @@ func (q *Queries) AgentDelete(ctx context.Context, id uuid.UUID) (int64, error) 
 	return result.RowsAffected(), nil
 }
 
+const agentFreeSlots = `-- name: AgentFreeSlots :one
+SELECT coalesce(sum(max_concurrency - running), 0)::bigint AS slots
+FROM agents.agents
+WHERE status IN ('idle', 'busy') AND running < max_concurrency
+`
+
+// AgentFreeSlots is how many more tasks the active agents can start now.
+func (q *Queries) AgentFreeSlots(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, agentFreeSlots)
+	var slots int64
+	err := row.Scan(&slots)
+	return slots, err
+}
+
 const agentGet = `-- name: AgentGet :one
-SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at FROM agents.agents WHERE id = $1
+SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at, max_concurrency, running FROM agents.agents WHERE id = $1
 `
 
 func (q *Queries) AgentGet(ctx context.Context, id uuid.UUID) (Agent, error) {
@@ -209,12 +223,14 @@ func (q *Queries) AgentGet(ctx context.Context, id uuid.UUID) (Agent, error) {
 		&i.Config,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MaxConcurrency,
+		&i.Running,
 	)
 	return i, err
 }
 
 const agentList = `-- name: AgentList :many
-SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at FROM agents.agents
+SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at, max_concurrency, running FROM agents.agents
 WHERE ($1::text IS NULL OR type = $1)
   AND ($2::text IS NULL OR status = $2)
   AND ($3::timestamptz IS NULL
@@ -260,6 +276,8 @@ func (q *Queries) AgentList(ctx context.Context, arg AgentListParams) ([]Agent, 
 			&i.Config,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.MaxConcurrency,
+			&i.Running,
 		); err != nil {
 			return nil, err
 		}
@@ -272,9 +290,9 @@ func (q *Queries) AgentList(ctx context.Context, arg AgentListParams) ([]Agent, 
 }
 
 const agentPickForDomain = `-- name: AgentPickForDomain :one
-SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at FROM agents.agents
+SELECT id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at, max_concurrency, running FROM agents.agents
 WHERE type = $1 AND status IN ('idle', 'busy') AND id <> $2
-ORDER BY (status = 'idle') DESC, tasks_completed + tasks_failed, id
+ORDER BY running::float8 / max_concurrency, tasks_completed + tasks_failed, id
 LIMIT 1
 `
 
@@ -302,141 +320,10 @@ func (q *Queries) AgentPickForDomain(ctx context.Context, arg AgentPickForDomain
 		&i.Config,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MaxConcurrency,
+		&i.Running,
 	)
 	return i, err
-}
-
-const agentRelease = `-- name: AgentRelease :one
-UPDATE agents.agents
-SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END,
-    current_task_id = NULL,
-    tasks_completed = tasks_completed + $1::int,
-    tasks_failed = tasks_failed + $2::int,
-    last_activity = now(), updated_at = now()
-WHERE id = $3 AND current_task_id = $4
-RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
-`
-
-type AgentReleaseParams struct {
-	Completed int32
-	Failed    int32
-	ID        uuid.UUID
-	TaskID    *uuid.UUID
-}
-
-// AgentRelease frees an agent after a task and counts the outcome.
-func (q *Queries) AgentRelease(ctx context.Context, arg AgentReleaseParams) (Agent, error) {
-	row := q.db.QueryRow(ctx, agentRelease,
-		arg.Completed,
-		arg.Failed,
-		arg.ID,
-		arg.TaskID,
-	)
-	var i Agent
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Type,
-		&i.Description,
-		&i.Capabilities,
-		&i.Status,
-		&i.CurrentTaskID,
-		&i.TasksCompleted,
-		&i.TasksFailed,
-		&i.LastActivity,
-		&i.Config,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
-const agentReleaseOrphans = `-- name: AgentReleaseOrphans :many
-UPDATE agents.agents AS a
-SET status = CASE WHEN a.status = 'busy' THEN 'idle' ELSE a.status END, current_task_id = NULL, updated_at = now()
-WHERE a.current_task_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM agents.tasks t WHERE t.id = a.current_task_id AND t.status = 'processing')
-RETURNING a.id, a.name, a.type, a.description, a.capabilities, a.status, a.current_task_id, a.tasks_completed, a.tasks_failed, a.last_activity, a.config, a.created_at, a.updated_at
-`
-
-// AgentReleaseOrphans frees agents left busy with a task that is no longer
-// running (a release lost to a database outage). A claim and its task's
-// start are one transaction, so a busy agent's task is always processing.
-func (q *Queries) AgentReleaseOrphans(ctx context.Context) ([]Agent, error) {
-	rows, err := q.db.Query(ctx, agentReleaseOrphans)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Agent{}
-	for rows.Next() {
-		var i Agent
-		if err := rows.Scan(
-			&i.ID,
-			&i.Name,
-			&i.Type,
-			&i.Description,
-			&i.Capabilities,
-			&i.Status,
-			&i.CurrentTaskID,
-			&i.TasksCompleted,
-			&i.TasksFailed,
-			&i.LastActivity,
-			&i.Config,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const agentReleaseTask = `-- name: AgentReleaseTask :many
-UPDATE agents.agents
-SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END, current_task_id = NULL, updated_at = now()
-WHERE current_task_id = $1
-RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
-`
-
-// AgentReleaseTask frees whichever agent holds task (after a crash), without
-// counting an outcome.
-func (q *Queries) AgentReleaseTask(ctx context.Context, currentTaskID *uuid.UUID) ([]Agent, error) {
-	rows, err := q.db.Query(ctx, agentReleaseTask, currentTaskID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Agent{}
-	for rows.Next() {
-		var i Agent
-		if err := rows.Scan(
-			&i.ID,
-			&i.Name,
-			&i.Type,
-			&i.Description,
-			&i.Capabilities,
-			&i.Status,
-			&i.CurrentTaskID,
-			&i.TasksCompleted,
-			&i.TasksFailed,
-			&i.LastActivity,
-			&i.Config,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const agentUpdate = `-- name: AgentUpdate :one
@@ -444,35 +331,38 @@ UPDATE agents.agents
 SET name = coalesce($1, name),
     description = coalesce($2, description),
     config = coalesce($3, config),
+    max_concurrency = coalesce($4, max_concurrency),
     status = CASE
-        WHEN $4::text = 'paused' THEN 'paused'
-        WHEN $4::text = 'active' AND status IN ('paused', 'error')
-            THEN CASE WHEN current_task_id IS NULL THEN 'idle' ELSE 'busy' END
+        WHEN $5::text = 'paused' THEN 'paused'
+        WHEN $5::text = 'active' AND status IN ('paused', 'error')
+            THEN CASE WHEN running = 0 THEN 'idle' ELSE 'busy' END
         ELSE status
     END,
     updated_at = now()
-WHERE id = $5
-RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at
+WHERE id = $6
+RETURNING id, name, type, description, capabilities, status, current_task_id, tasks_completed, tasks_failed, last_activity, config, created_at, updated_at, max_concurrency, running
 `
 
 type AgentUpdateParams struct {
-	Name        *string
-	Description *string
-	Config      json.RawMessage
-	Status      *string
-	ID          uuid.UUID
+	Name           *string
+	Description    *string
+	Config         json.RawMessage
+	MaxConcurrency *int32
+	Status         *string
+	ID             uuid.UUID
 }
 
 // AgentUpdate changes what is given (NULL keeps the current value) in one
 // statement, so a rename and a status change land together or not at all.
-// status 'paused' stops the agent from taking new tasks (a task it runs
-// finishes); 'active' makes a paused (or failed) agent available again,
+// status 'paused' stops the agent from taking new tasks (the tasks it runs
+// finish); 'active' makes a paused (or failed) agent available again,
 // busy if it still runs a task, and leaves any other agent as it is.
 func (q *Queries) AgentUpdate(ctx context.Context, arg AgentUpdateParams) (Agent, error) {
 	row := q.db.QueryRow(ctx, agentUpdate,
 		arg.Name,
 		arg.Description,
 		arg.Config,
+		arg.MaxConcurrency,
 		arg.Status,
 		arg.ID,
 	)
@@ -491,6 +381,8 @@ func (q *Queries) AgentUpdate(ctx context.Context, arg AgentUpdateParams) (Agent
 		&i.Config,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MaxConcurrency,
+		&i.Running,
 	)
 	return i, err
 }

@@ -39,6 +39,8 @@ type Agent struct {
 	Config         json.RawMessage
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	MaxConcurrency int32
+	Running        int32
 }
 
 type DashboardSession struct {
@@ -87,6 +89,7 @@ type Task struct {
 	MaxAttempts    int32
 	Lease          int64
 	HeartbeatAt    *time.Time
+	ParkedAt       *time.Time
 }
 
 type TaskEvent struct {

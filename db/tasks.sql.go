@@ -29,6 +29,111 @@ func (q *Queries) TaskAddUsage(ctx context.Context, arg TaskAddUsageParams) erro
 	return err
 }
 
+const taskAdoptNext = `-- name: TaskAdoptNext :one
+WITH cand AS (
+    (SELECT p.id, (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END) AS rank, p.parked_at
+     FROM agents.tasks AS p
+     WHERE p.parked_at IS NOT NULL AND p.status = 'pending' AND p.domain = $3::text
+     ORDER BY (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), p.parked_at
+     LIMIT 8)
+    UNION ALL
+    (SELECT p.id, (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END) AS rank, p.parked_at
+     FROM agents.tasks AS p
+     WHERE p.parked_at IS NOT NULL AND p.status = 'assigned' AND p.agent_id = $1::uuid
+     ORDER BY (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), p.parked_at
+     LIMIT 8)
+), next AS (
+    SELECT w.id, w.job_id AS parked_job_id
+    FROM agents.tasks AS w JOIN cand ON cand.id = w.id
+    WHERE w.parked_at IS NOT NULL AND w.status IN ('pending', 'assigned')
+      AND EXISTS (SELECT 1 FROM agents.agents AS a
+                  WHERE a.id = $1::uuid AND a.status IN ('idle', 'busy') AND a.running < a.max_concurrency)
+    ORDER BY cand.rank, cand.parked_at
+    LIMIT 1
+    FOR UPDATE OF w SKIP LOCKED
+)
+UPDATE agents.tasks AS t
+SET status = 'processing', agent_id = $1::uuid, job_id = $2::bigint,
+    started_at = coalesce(t.started_at, now()), attempts = t.attempts + 1, error_message = NULL, progress = 0,
+    lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL
+FROM next
+WHERE t.id = next.id
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, next.parked_job_id
+`
+
+type TaskAdoptNextParams struct {
+	AgentID uuid.UUID
+	JobID   int64
+	Domain  string
+}
+
+type TaskAdoptNextRow struct {
+	ID             uuid.UUID
+	Title          string
+	Description    string
+	Domain         string
+	Priority       string
+	Status         string
+	AgentID        *uuid.UUID
+	ParentTaskID   *uuid.UUID
+	InputData      json.RawMessage
+	OutputData     json.RawMessage
+	ErrorMessage   *string
+	Progress       int16
+	Attempts       int32
+	TokensUsed     int64
+	Cost           float64
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	CompletedAt    *time.Time
+	JobID          *int64
+	TimeoutSeconds int32
+	MaxAttempts    int32
+	Lease          int64
+	HeartbeatAt    *time.Time
+	ParkedAt       *time.Time
+	ParkedJobID    *int64
+}
+
+// TaskAdoptNext starts, on an agent that has just finished a task (in that
+// transaction), the most urgent parked task assigned to the agent or of its
+// domain, as the finishing worker's job: the agent goes on without a gap.
+// It returns the task and the job it was parked with (to be cancelled). The
+// agent must be active with a free slot (its finished task is already
+// counted out by the trigger).
+func (q *Queries) TaskAdoptNext(ctx context.Context, arg TaskAdoptNextParams) (TaskAdoptNextRow, error) {
+	row := q.db.QueryRow(ctx, taskAdoptNext, arg.AgentID, arg.JobID, arg.Domain)
+	var i TaskAdoptNextRow
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+		&i.ParkedAt,
+		&i.ParkedJobID,
+	)
+	return i, err
+}
+
 const taskAverageDuration = `-- name: TaskAverageDuration :one
 SELECT coalesce(avg(extract(epoch FROM completed_at - started_at)), 0)::float8 AS seconds
 FROM (SELECT completed_at, started_at FROM agents.tasks
@@ -47,9 +152,9 @@ func (q *Queries) TaskAverageDuration(ctx context.Context, domain string) (float
 
 const taskCancel = `-- name: TaskCancel :one
 UPDATE agents.tasks
-SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled')
+SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled'), parked_at = NULL
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 func (q *Queries) TaskCancel(ctx context.Context, id uuid.UUID) (Task, error) {
@@ -79,6 +184,7 @@ func (q *Queries) TaskCancel(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -87,7 +193,7 @@ const taskComplete = `-- name: TaskComplete :one
 UPDATE agents.tasks
 SET status = 'completed', output_data = $2, progress = 100, completed_at = now()
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskCompleteParams struct {
@@ -122,6 +228,7 @@ func (q *Queries) TaskComplete(ctx context.Context, arg TaskCompleteParams) (Tas
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -130,7 +237,7 @@ const taskCompleteLeased = `-- name: TaskCompleteLeased :one
 UPDATE agents.tasks
 SET status = 'completed', output_data = $1, progress = 100, completed_at = now(), heartbeat_at = NULL
 WHERE id = $2 AND lease = $3 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskCompleteLeasedParams struct {
@@ -166,6 +273,7 @@ func (q *Queries) TaskCompleteLeased(ctx context.Context, arg TaskCompleteLeased
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -204,7 +312,7 @@ INSERT INTO agents.tasks (id, title, description, domain, priority, input_data, 
                           agent_id, status)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::uuid,
         CASE WHEN $10::uuid IS NULL THEN 'pending' ELSE 'assigned' END)
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskCreateParams struct {
@@ -260,6 +368,7 @@ func (q *Queries) TaskCreate(ctx context.Context, arg TaskCreateParams) (Task, e
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -331,7 +440,7 @@ const taskFail = `-- name: TaskFail :one
 UPDATE agents.tasks
 SET status = 'failed', error_message = $2, completed_at = now()
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskFailParams struct {
@@ -366,6 +475,7 @@ func (q *Queries) TaskFail(ctx context.Context, arg TaskFailParams) (Task, error
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -374,7 +484,7 @@ const taskFailLeased = `-- name: TaskFailLeased :one
 UPDATE agents.tasks
 SET status = 'failed', error_message = $1, completed_at = now(), heartbeat_at = NULL
 WHERE id = $2 AND lease = $3 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskFailLeasedParams struct {
@@ -410,6 +520,7 @@ func (q *Queries) TaskFailLeased(ctx context.Context, arg TaskFailLeasedParams) 
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -418,7 +529,7 @@ const taskFailOpen = `-- name: TaskFailOpen :one
 UPDATE agents.tasks
 SET status = 'failed', error_message = $1, completed_at = now(), lease = lease + 1, heartbeat_at = NULL
 WHERE id = $2 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskFailOpenParams struct {
@@ -455,12 +566,13 @@ func (q *Queries) TaskFailOpen(ctx context.Context, arg TaskFailOpenParams) (Tas
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
 
 const taskGet = `-- name: TaskGet :one
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks WHERE id = $1
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks WHERE id = $1
 `
 
 func (q *Queries) TaskGet(ctx context.Context, id uuid.UUID) (Task, error) {
@@ -490,6 +602,55 @@ func (q *Queries) TaskGet(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
+	)
+	return i, err
+}
+
+const taskGetOpenByJob = `-- name: TaskGetOpenByJob :one
+
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
+WHERE job_id = $1 AND status IN ('pending', 'assigned', 'processing')
+LIMIT 1
+`
+
+// Waiting for an agent without polling. A task no agent can take now is
+// parked (parked_at set, its River job snoozed: it holds no worker), and
+// whoever frees a matching agent starts it: the worker that finishes a task
+// adopts the next parked one for the same agent in the transaction that
+// frees it (TaskAdoptNext), and anything else that frees or adds capacity
+// (a cancel, a takeover, a new or resumed agent) gives parked tasks a new
+// job that is available at once (TaskParkedWakeable, TaskUnpark).
+// TaskGetOpenByJob is the unfinished task a job runs: its own task, or one
+// its worker adopted when its agent freed.
+func (q *Queries) TaskGetOpenByJob(ctx context.Context, jobID *int64) (Task, error) {
+	row := q.db.QueryRow(ctx, taskGetOpenByJob, jobID)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -548,7 +709,7 @@ func (q *Queries) TaskLeaseHeld(ctx context.Context, arg TaskLeaseHeldParams) (b
 }
 
 const taskList = `-- name: TaskList :many
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
 WHERE ($1::text IS NULL OR status = $1)
   AND ($2::text IS NULL OR domain = $2)
   AND ($3::text IS NULL OR priority = $3)
@@ -613,6 +774,7 @@ func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, err
 			&i.MaxAttempts,
 			&i.Lease,
 			&i.HeartbeatAt,
+			&i.ParkedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -625,7 +787,7 @@ func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, err
 }
 
 const taskListOpenByJobs = `-- name: TaskListOpenByJobs :many
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
 WHERE job_id = ANY($1::bigint[]) AND status IN ('pending', 'assigned', 'processing')
 `
 
@@ -664,6 +826,7 @@ func (q *Queries) TaskListOpenByJobs(ctx context.Context, jobIds []int64) ([]Tas
 			&i.MaxAttempts,
 			&i.Lease,
 			&i.HeartbeatAt,
+			&i.ParkedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -676,7 +839,7 @@ func (q *Queries) TaskListOpenByJobs(ctx context.Context, jobIds []int64) ([]Tas
 }
 
 const taskLockOpen = `-- name: TaskLockOpen :one
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
 WHERE id = $1 AND job_id = $2 AND status IN ('pending', 'assigned', 'processing')
 FOR UPDATE SKIP LOCKED
 `
@@ -715,6 +878,7 @@ func (q *Queries) TaskLockOpen(ctx context.Context, arg TaskLockOpenParams) (Tas
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -725,7 +889,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
     lease = lease + 1, heartbeat_at = NULL, error_message = $1
 WHERE id = $2 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskOrphanRequeueParams struct {
@@ -761,8 +925,128 @@ func (q *Queries) TaskOrphanRequeue(ctx context.Context, arg TaskOrphanRequeuePa
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
+}
+
+const taskPark = `-- name: TaskPark :one
+UPDATE agents.tasks AS t SET parked_at = now()
+WHERE t.id = $1 AND t.job_id = $2 AND t.status IN ('pending', 'assigned')
+  AND NOT EXISTS (
+      SELECT 1 FROM (SELECT a.status, a.running, a.max_concurrency FROM agents.agents AS a
+                     WHERE CASE WHEN $3::uuid IS NOT NULL THEN a.id = $3::uuid
+                                ELSE a.type = $4::text OR a.capabilities @> $5::text[] END
+                     FOR SHARE) AS c
+      WHERE c.status IN ('idle', 'busy') AND c.running < c.max_concurrency)
+RETURNING t.parked_at
+`
+
+type TaskParkParams struct {
+	ID       uuid.UUID
+	JobID    *int64
+	AgentID  *uuid.UUID
+	Domain   string
+	Required []string
+}
+
+// TaskPark sets a task aside until an agent frees, unless an agent that
+// could take it has a free slot now. The candidate agents are locked FOR
+// SHARE: a release of one either committed before (the task is not parked
+// and its worker claims again) or waits for this transaction and then finds
+// the task parked (and starts it). No wake-up is lost between the two.
+func (q *Queries) TaskPark(ctx context.Context, arg TaskParkParams) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, taskPark,
+		arg.ID,
+		arg.JobID,
+		arg.AgentID,
+		arg.Domain,
+		arg.Required,
+	)
+	var parked_at *time.Time
+	err := row.Scan(&parked_at)
+	return parked_at, err
+}
+
+const taskParkedAny = `-- name: TaskParkedAny :one
+SELECT EXISTS (SELECT 1 FROM agents.tasks WHERE parked_at IS NOT NULL AND status IN ('pending', 'assigned')) AS parked
+`
+
+// TaskParkedAny reports whether any task waits for an agent.
+func (q *Queries) TaskParkedAny(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, taskParkedAny)
+	var parked bool
+	err := row.Scan(&parked)
+	return parked, err
+}
+
+const taskParkedWakeable = `-- name: TaskParkedWakeable :many
+SELECT t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at FROM agents.tasks AS t
+WHERE t.parked_at IS NOT NULL AND t.status IN ('pending', 'assigned')
+  AND EXISTS (
+      SELECT 1 FROM agents.agents AS a
+      WHERE a.status IN ('idle', 'busy') AND a.running < a.max_concurrency
+        AND CASE WHEN t.status = 'assigned' THEN a.id = t.agent_id
+                 ELSE a.type = t.domain
+                      OR a.capabilities @> ARRAY[($1::text[])[array_position($2::text[], t.domain)]] END)
+ORDER BY (CASE t.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), t.parked_at
+LIMIT $3
+FOR UPDATE OF t SKIP LOCKED
+`
+
+type TaskParkedWakeableParams struct {
+	Tools   []string
+	Domains []string
+	MaxRows int32
+}
+
+// TaskParkedWakeable locks parked tasks that an active agent with a free
+// slot could take now, most urgent first. A pending task's agent is one of
+// its domain or with the tool its domain's plan needs (domains[i] needs
+// tools[i]).
+func (q *Queries) TaskParkedWakeable(ctx context.Context, arg TaskParkedWakeableParams) ([]Task, error) {
+	rows, err := q.db.Query(ctx, taskParkedWakeable, arg.Tools, arg.Domains, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Task{}
+	for rows.Next() {
+		var i Task
+		if err := rows.Scan(
+			&i.ID,
+			&i.Title,
+			&i.Description,
+			&i.Domain,
+			&i.Priority,
+			&i.Status,
+			&i.AgentID,
+			&i.ParentTaskID,
+			&i.InputData,
+			&i.OutputData,
+			&i.ErrorMessage,
+			&i.Progress,
+			&i.Attempts,
+			&i.TokensUsed,
+			&i.Cost,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.CompletedAt,
+			&i.JobID,
+			&i.TimeoutSeconds,
+			&i.MaxAttempts,
+			&i.Lease,
+			&i.HeartbeatAt,
+			&i.ParkedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const taskProgress = `-- name: TaskProgress :exec
@@ -802,7 +1086,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
     error_message = 'the previous attempt was interrupted (server stopped or crashed)'
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 // TaskRecoverInterrupted requeues a task left processing by an instance
@@ -834,6 +1118,7 @@ func (q *Queries) TaskRecoverInterrupted(ctx context.Context, id uuid.UUID) (Tas
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -845,7 +1130,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     lease = lease + 1, heartbeat_at = NULL,
     error_message = 'the previous attempt was interrupted (server stopped or crashed)'
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 // TaskRecoverLeased requeues a task its own job finds still processing (the
@@ -878,6 +1163,7 @@ func (q *Queries) TaskRecoverLeased(ctx context.Context, id uuid.UUID) (Task, er
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -887,7 +1173,7 @@ UPDATE agents.tasks
 SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     error_message = $2, agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskRequeueParams struct {
@@ -925,6 +1211,7 @@ func (q *Queries) TaskRequeue(ctx context.Context, arg TaskRequeueParams) (Task,
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -935,7 +1222,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     error_message = $1, heartbeat_at = NULL,
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
 WHERE id = $2 AND lease = $3 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskRequeueLeasedParams struct {
@@ -973,6 +1260,7 @@ func (q *Queries) TaskRequeueLeased(ctx context.Context, arg TaskRequeueLeasedPa
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -983,7 +1271,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL
 WHERE id = $1 AND status IN ('failed', 'cancelled')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 // TaskRetry makes a failed or cancelled task pending again, from scratch.
@@ -1014,6 +1302,7 @@ func (q *Queries) TaskRetry(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -1037,7 +1326,7 @@ UPDATE agents.tasks
 SET status = 'processing', agent_id = $1, started_at = coalesce(started_at, now()),
     attempts = attempts + 1, error_message = NULL, progress = 0
 WHERE id = $2 AND status IN ('pending', 'assigned')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskStartParams struct {
@@ -1074,6 +1363,7 @@ func (q *Queries) TaskStart(ctx context.Context, arg TaskStartParams) (Task, err
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -1082,9 +1372,9 @@ const taskStartLeased = `-- name: TaskStartLeased :one
 
 UPDATE agents.tasks
 SET status = 'processing', agent_id = $1, started_at = coalesce(started_at, now()),
-    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now()
+    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now(), parked_at = NULL
 WHERE id = $2 AND status IN ('pending', 'assigned') AND job_id = $3
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
 `
 
 type TaskStartLeasedParams struct {
@@ -1127,6 +1417,7 @@ func (q *Queries) TaskStartLeased(ctx context.Context, arg TaskStartLeasedParams
 		&i.MaxAttempts,
 		&i.Lease,
 		&i.HeartbeatAt,
+		&i.ParkedAt,
 	)
 	return i, err
 }
@@ -1143,7 +1434,7 @@ WHERE t.id IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at
 `
 
 type TaskTakeOverStaleParams struct {
@@ -1191,6 +1482,7 @@ func (q *Queries) TaskTakeOverStale(ctx context.Context, arg TaskTakeOverStalePa
 			&i.MaxAttempts,
 			&i.Lease,
 			&i.HeartbeatAt,
+			&i.ParkedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -1200,6 +1492,22 @@ func (q *Queries) TaskTakeOverStale(ctx context.Context, arg TaskTakeOverStalePa
 		return nil, err
 	}
 	return items, nil
+}
+
+const taskUnpark = `-- name: TaskUnpark :exec
+UPDATE agents.tasks SET parked_at = NULL, job_id = $1
+WHERE id = $2
+`
+
+type TaskUnparkParams struct {
+	JobID *int64
+	ID    uuid.UUID
+}
+
+// TaskUnpark gives a parked task the new job that wakes it.
+func (q *Queries) TaskUnpark(ctx context.Context, arg TaskUnparkParams) error {
+	_, err := q.db.Exec(ctx, taskUnpark, arg.JobID, arg.ID)
+	return err
 }
 
 const toolExecutionCreateLeased = `-- name: ToolExecutionCreateLeased :one

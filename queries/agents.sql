@@ -1,6 +1,6 @@
 -- name: AgentCreate :one
-INSERT INTO agents.agents (id, name, type, description, capabilities, config)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO agents.agents (id, name, type, description, capabilities, config, max_concurrency)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
 
 -- name: AgentGet :one
@@ -20,18 +20,19 @@ LIMIT sqlc.arg(max_rows);
 
 -- AgentUpdate changes what is given (NULL keeps the current value) in one
 -- statement, so a rename and a status change land together or not at all.
--- status 'paused' stops the agent from taking new tasks (a task it runs
--- finishes); 'active' makes a paused (or failed) agent available again,
+-- status 'paused' stops the agent from taking new tasks (the tasks it runs
+-- finish); 'active' makes a paused (or failed) agent available again,
 -- busy if it still runs a task, and leaves any other agent as it is.
 -- name: AgentUpdate :one
 UPDATE agents.agents
 SET name = coalesce(sqlc.narg(name), name),
     description = coalesce(sqlc.narg(description), description),
     config = coalesce(sqlc.narg(config), config),
+    max_concurrency = coalesce(sqlc.narg(max_concurrency), max_concurrency),
     status = CASE
         WHEN sqlc.narg(status)::text = 'paused' THEN 'paused'
         WHEN sqlc.narg(status)::text = 'active' AND status IN ('paused', 'error')
-            THEN CASE WHEN current_task_id IS NULL THEN 'idle' ELSE 'busy' END
+            THEN CASE WHEN running = 0 THEN 'idle' ELSE 'busy' END
         ELSE status
     END,
     updated_at = now()
@@ -39,69 +40,44 @@ WHERE id = sqlc.arg(id)
 RETURNING *;
 
 -- name: AgentDelete :execrows
-DELETE FROM agents.agents WHERE id = $1 AND current_task_id IS NULL;
+DELETE FROM agents.agents WHERE id = $1 AND running = 0;
 
--- AgentClaim atomically gives a task to the best free agent: its type is the
--- task's domain, or it has every capability the task needs; same-domain
--- agents first, then the least loaded. SKIP LOCKED lets concurrent workers
--- claim different agents instead of waiting on each other.
+-- AgentClaim locks the best agent with a free slot for a task: its type is
+-- the task's domain, or it has every capability the task needs; same-domain
+-- agents first, then the least loaded. The slot is counted when the task
+-- starts in the same transaction (the tasks_agent_slots trigger); the lock,
+-- held until then, keeps a concurrent claim from taking the same slot. SKIP
+-- LOCKED spreads concurrent claims over the agents; a claim that skipped
+-- the only free agent finds it again through TaskPark, which waits.
 -- name: AgentClaim :one
-UPDATE agents.agents AS a
-SET status = 'busy', current_task_id = sqlc.arg(task_id), last_activity = now(), updated_at = now()
-WHERE a.id = (
-    SELECT c.id FROM agents.agents AS c
-    WHERE c.status = 'idle'
-      AND (c.type = sqlc.arg(domain) OR c.capabilities @> sqlc.arg(required)::text[])
-    ORDER BY (c.type = sqlc.arg(domain)) DESC, c.tasks_completed + c.tasks_failed, c.last_activity NULLS FIRST, c.id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING a.*;
-
--- AgentRelease frees an agent after a task and counts the outcome.
--- name: AgentRelease :one
-UPDATE agents.agents
-SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END,
-    current_task_id = NULL,
-    tasks_completed = tasks_completed + sqlc.arg(completed)::int,
-    tasks_failed = tasks_failed + sqlc.arg(failed)::int,
-    last_activity = now(), updated_at = now()
-WHERE id = sqlc.arg(id) AND current_task_id = sqlc.arg(task_id)
-RETURNING *;
+SELECT * FROM agents.agents AS c
+WHERE c.status IN ('idle', 'busy') AND c.running < c.max_concurrency
+  AND (c.type = sqlc.arg(domain) OR c.capabilities @> sqlc.arg(required)::text[])
+ORDER BY (c.type = sqlc.arg(domain)) DESC, c.running, c.tasks_completed + c.tasks_failed, c.last_activity NULLS FIRST, c.id
+LIMIT 1
+FOR UPDATE SKIP LOCKED;
 
 -- name: AgentCountByStatus :many
 SELECT status, count(*) AS n FROM agents.agents GROUP BY status;
 
--- AgentReleaseTask frees whichever agent holds task (after a crash), without
--- counting an outcome.
--- name: AgentReleaseTask :many
-UPDATE agents.agents
-SET status = CASE WHEN status = 'busy' THEN 'idle' ELSE status END, current_task_id = NULL, updated_at = now()
-WHERE current_task_id = $1
-RETURNING *;
-
--- AgentClaimAssigned claims the agent a task was assigned to (a delegated
--- sub-task goes to the agent the request message named), if it is free.
+-- AgentClaimAssigned locks the agent a task was assigned to (a delegated
+-- sub-task goes to the agent the request message named) if it has a free
+-- slot, waiting for a concurrent claim of it to end.
 -- name: AgentClaimAssigned :one
-UPDATE agents.agents
-SET status = 'busy', current_task_id = sqlc.arg(task_id), last_activity = now(), updated_at = now()
-WHERE id = sqlc.arg(agent_id) AND status = 'idle'
-RETURNING *;
+SELECT * FROM agents.agents
+WHERE id = sqlc.arg(agent_id) AND status IN ('idle', 'busy') AND running < max_concurrency
+FOR UPDATE;
 
 -- AgentPickForDomain chooses who receives a delegated request: an agent of
 -- the domain that is not paused and not the sender, least loaded first.
 -- name: AgentPickForDomain :one
 SELECT * FROM agents.agents
 WHERE type = $1 AND status IN ('idle', 'busy') AND id <> $2
-ORDER BY (status = 'idle') DESC, tasks_completed + tasks_failed, id
+ORDER BY running::float8 / max_concurrency, tasks_completed + tasks_failed, id
 LIMIT 1;
 
--- AgentReleaseOrphans frees agents left busy with a task that is no longer
--- running (a release lost to a database outage). A claim and its task's
--- start are one transaction, so a busy agent's task is always processing.
--- name: AgentReleaseOrphans :many
-UPDATE agents.agents AS a
-SET status = CASE WHEN a.status = 'busy' THEN 'idle' ELSE a.status END, current_task_id = NULL, updated_at = now()
-WHERE a.current_task_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM agents.tasks t WHERE t.id = a.current_task_id AND t.status = 'processing')
-RETURNING a.*;
+-- AgentFreeSlots is how many more tasks the active agents can start now.
+-- name: AgentFreeSlots :one
+SELECT coalesce(sum(max_concurrency - running), 0)::bigint AS slots
+FROM agents.agents
+WHERE status IN ('idle', 'busy') AND running < max_concurrency;

@@ -66,7 +66,7 @@ RETURNING *;
 
 -- name: TaskCancel :one
 UPDATE agents.tasks
-SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled')
+SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled'), parked_at = NULL
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
 RETURNING *;
 
@@ -119,7 +119,7 @@ RETURNING *;
 -- name: TaskStartLeased :one
 UPDATE agents.tasks
 SET status = 'processing', agent_id = sqlc.arg(agent_id), started_at = coalesce(started_at, now()),
-    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now()
+    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now(), parked_at = NULL
 WHERE id = sqlc.arg(id) AND status IN ('pending', 'assigned') AND job_id = sqlc.arg(job_id)
 RETURNING *;
 
@@ -259,3 +259,97 @@ WHERE EXISTS (SELECT 1 FROM agents.tasks AS t
               WHERE t.id = sqlc.arg(task_id)::uuid AND t.lease = sqlc.arg(lease)::bigint AND t.status = 'processing'
               FOR SHARE)
 RETURNING *;
+
+-- Waiting for an agent without polling. A task no agent can take now is
+-- parked (parked_at set, its River job snoozed: it holds no worker), and
+-- whoever frees a matching agent starts it: the worker that finishes a task
+-- adopts the next parked one for the same agent in the transaction that
+-- frees it (TaskAdoptNext), and anything else that frees or adds capacity
+-- (a cancel, a takeover, a new or resumed agent) gives parked tasks a new
+-- job that is available at once (TaskParkedWakeable, TaskUnpark).
+
+-- TaskGetOpenByJob is the unfinished task a job runs: its own task, or one
+-- its worker adopted when its agent freed.
+-- name: TaskGetOpenByJob :one
+SELECT * FROM agents.tasks
+WHERE job_id = sqlc.arg(job_id) AND status IN ('pending', 'assigned', 'processing')
+LIMIT 1;
+
+-- TaskPark sets a task aside until an agent frees, unless an agent that
+-- could take it has a free slot now. The candidate agents are locked FOR
+-- SHARE: a release of one either committed before (the task is not parked
+-- and its worker claims again) or waits for this transaction and then finds
+-- the task parked (and starts it). No wake-up is lost between the two.
+-- name: TaskPark :one
+UPDATE agents.tasks AS t SET parked_at = now()
+WHERE t.id = sqlc.arg(id) AND t.job_id = sqlc.arg(job_id) AND t.status IN ('pending', 'assigned')
+  AND NOT EXISTS (
+      SELECT 1 FROM (SELECT a.status, a.running, a.max_concurrency FROM agents.agents AS a
+                     WHERE CASE WHEN sqlc.narg(agent_id)::uuid IS NOT NULL THEN a.id = sqlc.narg(agent_id)::uuid
+                                ELSE a.type = sqlc.arg(domain)::text OR a.capabilities @> sqlc.arg(required)::text[] END
+                     FOR SHARE) AS c
+      WHERE c.status IN ('idle', 'busy') AND c.running < c.max_concurrency)
+RETURNING t.parked_at;
+
+-- TaskAdoptNext starts, on an agent that has just finished a task (in that
+-- transaction), the most urgent parked task assigned to the agent or of its
+-- domain, as the finishing worker's job: the agent goes on without a gap.
+-- It returns the task and the job it was parked with (to be cancelled). The
+-- agent must be active with a free slot (its finished task is already
+-- counted out by the trigger).
+-- name: TaskAdoptNext :one
+WITH cand AS (
+    (SELECT p.id, (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END) AS rank, p.parked_at
+     FROM agents.tasks AS p
+     WHERE p.parked_at IS NOT NULL AND p.status = 'pending' AND p.domain = sqlc.arg(domain)::text
+     ORDER BY (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), p.parked_at
+     LIMIT 8)
+    UNION ALL
+    (SELECT p.id, (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END) AS rank, p.parked_at
+     FROM agents.tasks AS p
+     WHERE p.parked_at IS NOT NULL AND p.status = 'assigned' AND p.agent_id = sqlc.arg(agent_id)::uuid
+     ORDER BY (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), p.parked_at
+     LIMIT 8)
+), next AS (
+    SELECT w.id, w.job_id AS parked_job_id
+    FROM agents.tasks AS w JOIN cand ON cand.id = w.id
+    WHERE w.parked_at IS NOT NULL AND w.status IN ('pending', 'assigned')
+      AND EXISTS (SELECT 1 FROM agents.agents AS a
+                  WHERE a.id = sqlc.arg(agent_id)::uuid AND a.status IN ('idle', 'busy') AND a.running < a.max_concurrency)
+    ORDER BY cand.rank, cand.parked_at
+    LIMIT 1
+    FOR UPDATE OF w SKIP LOCKED
+)
+UPDATE agents.tasks AS t
+SET status = 'processing', agent_id = sqlc.arg(agent_id)::uuid, job_id = sqlc.arg(job_id)::bigint,
+    started_at = coalesce(t.started_at, now()), attempts = t.attempts + 1, error_message = NULL, progress = 0,
+    lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL
+FROM next
+WHERE t.id = next.id
+RETURNING t.*, next.parked_job_id;
+
+-- TaskParkedWakeable locks parked tasks that an active agent with a free
+-- slot could take now, most urgent first. A pending task's agent is one of
+-- its domain or with the tool its domain's plan needs (domains[i] needs
+-- tools[i]).
+-- name: TaskParkedWakeable :many
+SELECT t.* FROM agents.tasks AS t
+WHERE t.parked_at IS NOT NULL AND t.status IN ('pending', 'assigned')
+  AND EXISTS (
+      SELECT 1 FROM agents.agents AS a
+      WHERE a.status IN ('idle', 'busy') AND a.running < a.max_concurrency
+        AND CASE WHEN t.status = 'assigned' THEN a.id = t.agent_id
+                 ELSE a.type = t.domain
+                      OR a.capabilities @> ARRAY[(sqlc.arg(tools)::text[])[array_position(sqlc.arg(domains)::text[], t.domain)]] END)
+ORDER BY (CASE t.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), t.parked_at
+LIMIT sqlc.arg(max_rows)
+FOR UPDATE OF t SKIP LOCKED;
+
+-- TaskUnpark gives a parked task the new job that wakes it.
+-- name: TaskUnpark :exec
+UPDATE agents.tasks SET parked_at = NULL, job_id = sqlc.arg(job_id)
+WHERE id = sqlc.arg(id);
+
+-- TaskParkedAny reports whether any task waits for an agent.
+-- name: TaskParkedAny :one
+SELECT EXISTS (SELECT 1 FROM agents.tasks WHERE parked_at IS NOT NULL AND status IN ('pending', 'assigned')) AS parked;

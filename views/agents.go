@@ -1,7 +1,10 @@
 package views
 
 import (
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/bizmcp/bizmcp/internal/agents"
 	"github.com/bizmcp/bizmcp/internal/health"
@@ -34,20 +37,25 @@ type AgentsPage struct {
 // AgentForm is the create-agent form.
 type AgentForm struct {
 	Name, Type, Description string
-	Capabilities            []string
-	Errors                  FieldErrors
-	FormError               string
+	// MaxConcurrency is the field as typed ("" for the type's default).
+	MaxConcurrency string
+	Capabilities   []string
+	Errors         FieldErrors
+	FormError      string
 }
 
 // AgentDetailPage is one agent.
 type AgentDetailPage struct {
 	Frame
-	Agent       agents.Agent
-	CurrentTask *orchestrator.Task
-	Tasks       []orchestrator.Task
-	TasksNext   string
-	Messages    []orchestrator.Message
-	Now         time.Time
+	Agent agents.Agent
+	// ConcurrencyValue and Errors re-show a refused max_concurrency.
+	ConcurrencyValue string
+	Errors           FieldErrors
+	CurrentTask      *orchestrator.Task
+	Tasks            []orchestrator.Task
+	TasksNext        string
+	Messages         []orchestrator.Message
+	Now              time.Time
 }
 
 // AgentTypes lists the agent types.
@@ -58,6 +66,18 @@ func AgentStatuses() []string { return agents.Statuses() }
 
 // AgentCapabilities lists the capabilities valid for a type (its tools).
 func AgentCapabilities(typ string) []string { return agents.DefaultCapabilities(typ) }
+
+// URLAgentConcurrency changes how many tasks an agent runs at once.
+func URLAgentConcurrency(id uuid.UUID) string { return "/agents/" + id.String() + "/concurrency" }
+
+// concurrencyHint tells what max_concurrency a type allows.
+func concurrencyHint(typ string) string {
+	if !hasString(agents.Types(), typ) {
+		typ = "finance"
+	}
+	return "How many tasks the agent runs at once: 1 to " + strconv.Itoa(agents.ConcurrencyLimit(typ)) +
+		" for a " + typ + " agent; empty for the default (" + strconv.Itoa(agents.DefaultConcurrency(typ)) + ")."
+}
 
 func agentCardID(a agents.Agent) string { return "agent-" + a.ID.String() }
 

@@ -20,6 +20,9 @@ type createAgentRequest struct {
 	Description  string          `json:"description"`
 	Capabilities []string        `json:"capabilities"`
 	Config       json.RawMessage `json:"config"`
+	// MaxConcurrency is how many tasks the agent runs at once (omitted:
+	// the type's default).
+	MaxConcurrency *int `json:"max_concurrency"`
 }
 
 func (h *Handler) createAgent(c echo.Context) error {
@@ -64,10 +67,12 @@ type updateAgentRequest struct {
 	Description *string         `json:"description"`
 	Config      json.RawMessage `json:"config"`
 	Status      *string         `json:"status"`
+	// MaxConcurrency changes how many tasks the agent runs at once.
+	MaxConcurrency *int `json:"max_concurrency"`
 }
 
 // updateAgent renames, reconfigures, pauses ("status": "paused") or resumes
-// ("status": "active") an agent.
+// ("status": "active") an agent, or changes how many tasks it runs at once.
 func (h *Handler) updateAgent(c echo.Context) error {
 	id, err := web.PathUUID(c, "id")
 	if err != nil {

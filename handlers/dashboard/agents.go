@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,25 +68,45 @@ func (h *Handler) agentCreate(c echo.Context) error {
 	if form.Capabilities == nil {
 		form.Capabilities = []string{}
 	}
-	a, err := h.deps.Agents.Create(c.Request().Context(), agents.CreateParams{
-		Name: c.FormValue("name"), Type: form.Type, Description: c.FormValue("description"), Capabilities: form.Capabilities,
-	})
-	if err != nil {
-		if !apperr.Is(err, apperr.Invalid) {
-			return err
+	form.MaxConcurrency = echoable(c.FormValue("max_concurrency"))
+	conc, err := formInt("max_concurrency", c.FormValue("max_concurrency"))
+	if err == nil {
+		var a agents.Agent
+		a, err = h.deps.Agents.Create(c.Request().Context(), agents.CreateParams{
+			Name: c.FormValue("name"), Type: form.Type, Description: c.FormValue("description"), Capabilities: form.Capabilities,
+			MaxConcurrency: conc,
+		})
+		if err == nil {
+			return c.Redirect(http.StatusSeeOther, views.URLAgent(a.ID))
 		}
-		if !slices.Contains(agents.Types(), form.Type) {
-			form.Type = "finance"
-		}
-		switch field := apperr.FieldOf(err); field {
-		case "name", "type", "description", "capabilities":
-			form.Errors[field] = apperr.MessageOf(err)
-		default:
-			form.FormError = apperr.MessageOf(err)
-		}
-		return h.renderAgents(c, http.StatusUnprocessableEntity, form)
 	}
-	return c.Redirect(http.StatusSeeOther, views.URLAgent(a.ID))
+	if !apperr.Is(err, apperr.Invalid) {
+		return err
+	}
+	if !slices.Contains(agents.Types(), form.Type) {
+		form.Type = "finance"
+	}
+	switch field := apperr.FieldOf(err); field {
+	case "name", "type", "description", "capabilities", "max_concurrency":
+		form.Errors[field] = apperr.MessageOf(err)
+	default:
+		form.FormError = apperr.MessageOf(err)
+	}
+	return h.renderAgents(c, http.StatusUnprocessableEntity, form)
+}
+
+// formInt reads an optional whole number from a form field: nil when
+// empty, a 400 naming the field when it is not a number.
+func formInt(field, raw string) (*int, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		return nil, apperr.E(apperr.Invalid, "%s must be a whole number", field).For(field)
+	}
+	return &n, nil
 }
 
 func (h *Handler) agentDetail(c echo.Context) error {
@@ -93,11 +114,18 @@ func (h *Handler) agentDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	a, err := h.deps.Agents.Get(ctx, id)
+	a, err := h.deps.Agents.Get(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
+	return h.renderAgentDetail(c, http.StatusOK, a, strconv.Itoa(a.MaxConcurrency), views.FieldErrors{})
+}
+
+// renderAgentDetail shows an agent, with the concurrency field as typed and
+// its error when a change was refused.
+func (h *Handler) renderAgentDetail(c echo.Context, status int, a agents.Agent, concurrency string, errs views.FieldErrors) error {
+	id := a.ID
+	ctx := c.Request().Context()
 	tasks, err := h.deps.Tasks.List(ctx, orchestrator.Filter{AgentID: &id}, c.QueryParam("cursor"), 20)
 	if err != nil {
 		return err
@@ -108,12 +136,39 @@ func (h *Handler) agentDetail(c echo.Context) error {
 	}
 	p := views.AgentDetailPage{
 		Frame: frame(c, a.Name, views.URLAgents, views.URLLiveFor(livePageAgents, url.Values{})),
-		Agent: a, Tasks: tasks.Items, Messages: msgs.Items, Now: time.Now(),
+		Agent: a, Tasks: tasks.Items, Messages: msgs.Items, Now: time.Now(), ConcurrencyValue: concurrency, Errors: errs,
 	}
 	if tasks.NextCursor != "" {
 		p.TasksNext = views.URLTasksList(views.TaskFilter{Agent: id.String()}, tasks.NextCursor)
 	}
-	return h.render(c, http.StatusOK, views.AgentDetail(p))
+	return h.render(c, status, views.AgentDetail(p))
+}
+
+// agentConcurrency changes how many tasks an agent runs at once, by the
+// rule the REST API applies; a refused value is shown under the field.
+func (h *Handler) agentConcurrency(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	raw := c.FormValue("max_concurrency")
+	n, err := formInt("max_concurrency", raw)
+	if err == nil && n == nil {
+		err = apperr.E(apperr.Invalid, "max_concurrency is required").For("max_concurrency")
+	}
+	if err == nil {
+		if _, err = h.deps.Agents.Update(c.Request().Context(), id, agents.UpdateParams{MaxConcurrency: n}); err == nil {
+			return c.Redirect(http.StatusSeeOther, views.URLAgent(id))
+		}
+	}
+	if !apperr.Is(err, apperr.Invalid) {
+		return err
+	}
+	a, gerr := h.deps.Agents.Get(c.Request().Context(), id)
+	if gerr != nil {
+		return gerr
+	}
+	return h.renderAgentDetail(c, http.StatusUnprocessableEntity, a, echoable(raw), views.FieldErrors{"max_concurrency": apperr.MessageOf(err)})
 }
 
 // agentStatus pauses (status=paused) or resumes (status=idle) an agent.

@@ -39,6 +39,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.POST(views.URLAgents, h.agentCreate, session, csrf)
 	e.GET("/agents/:id", h.agentDetail, session)
 	e.POST("/agents/:id/status", h.agentStatus, session, csrf)
+	e.POST("/agents/:id/concurrency", h.agentConcurrency, session, csrf)
 	e.POST("/agents/:id/delete", h.agentDelete, session, csrf)
 
 	e.GET(views.URLTasks, h.tasksList, session)

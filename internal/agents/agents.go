@@ -47,14 +47,39 @@ func DefaultCapabilities(typ string) []string {
 	return nil
 }
 
+// DefaultConcurrency is how many tasks an agent of a type runs at once
+// unless told otherwise, and ConcurrencyLimit the most it may be given. The
+// analysis types run pure, in-process computations, so several at once
+// share the machine well; a general agent's task is an LLM call whose cost
+// and provider rate limits argue for fewer.
+func DefaultConcurrency(typ string) int {
+	if typ == "general" {
+		return 2
+	}
+	return 4
+}
+
+// ConcurrencyLimit is the highest max_concurrency an agent of a type may
+// have (see DefaultConcurrency).
+func ConcurrencyLimit(typ string) int {
+	if typ == "general" {
+		return 8
+	}
+	return 32
+}
+
 // Agent is an agent as the API shows it.
 type Agent struct {
-	ID             uuid.UUID       `json:"id"`
-	Name           string          `json:"name"`
-	Type           string          `json:"type"`
-	Description    string          `json:"description"`
-	Capabilities   []string        `json:"capabilities"`
-	Status         string          `json:"status"`
+	ID           uuid.UUID `json:"id"`
+	Name         string    `json:"name"`
+	Type         string    `json:"type"`
+	Description  string    `json:"description"`
+	Capabilities []string  `json:"capabilities"`
+	Status       string    `json:"status"`
+	// MaxConcurrency is how many tasks the agent runs at once; Running how
+	// many it runs now. CurrentTaskID is the one it started last.
+	MaxConcurrency int             `json:"max_concurrency"`
+	Running        int             `json:"running"`
 	CurrentTaskID  *uuid.UUID      `json:"current_task_id"`
 	TasksCompleted int             `json:"tasks_completed"`
 	TasksFailed    int             `json:"tasks_failed"`
@@ -68,7 +93,7 @@ type Agent struct {
 func FromRow(r db.Agent) Agent {
 	return Agent{
 		ID: r.ID, Name: r.Name, Type: r.Type, Description: r.Description, Capabilities: r.Capabilities,
-		Status: r.Status, CurrentTaskID: r.CurrentTaskID, TasksCompleted: int(r.TasksCompleted), TasksFailed: int(r.TasksFailed),
+		Status: r.Status, MaxConcurrency: int(r.MaxConcurrency), Running: int(r.Running), CurrentTaskID: r.CurrentTaskID, TasksCompleted: int(r.TasksCompleted), TasksFailed: int(r.TasksFailed),
 		LastActivity: r.LastActivity, Config: r.Config, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
@@ -90,12 +115,24 @@ type Service struct {
 	queries   *db.Queries
 	tools     func(name string) bool
 	publisher Publisher
+	capacity  func(ctx context.Context)
 }
 
 // NewService returns the agent registry. toolExists validates capabilities;
 // every change is published as an agent.status event.
 func NewService(queries *db.Queries, toolExists func(name string) bool, publisher Publisher) *Service {
 	return &Service{queries: queries, tools: toolExists, publisher: publisher}
+}
+
+// OnCapacity sets what to call when an agent may take more tasks than
+// before (created, resumed, given a higher max_concurrency): the
+// orchestrator starts the tasks that wait for one.
+func (s *Service) OnCapacity(fn func(ctx context.Context)) { s.capacity = fn }
+
+func (s *Service) addedCapacity(ctx context.Context, a Agent) {
+	if s.capacity != nil && (a.Status == "idle" || a.Status == "busy") && a.Running < a.MaxConcurrency {
+		s.capacity(ctx)
+	}
 }
 
 func (s *Service) changed(a Agent) {
@@ -111,6 +148,9 @@ type CreateParams struct {
 	Description  string
 	Capabilities []string // nil: the type's defaults
 	Config       json.RawMessage
+	// MaxConcurrency is how many tasks the agent runs at once (nil: the
+	// type's DefaultConcurrency).
+	MaxConcurrency *int
 }
 
 // Bounds of an agent's fields, the same on create and update.
@@ -142,18 +182,26 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Agent, error) {
 	if err != nil {
 		return Agent{}, err
 	}
+	conc := DefaultConcurrency(p.Type)
+	if p.MaxConcurrency != nil {
+		if err := checkConcurrency(p.Type, *p.MaxConcurrency); err != nil {
+			return Agent{}, err
+		}
+		conc = *p.MaxConcurrency
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Agent{}, err
 	}
 	row, err := s.queries.AgentCreate(ctx, db.AgentCreateParams{
-		ID: id, Name: name, Type: p.Type, Description: p.Description, Capabilities: caps, Config: config,
+		ID: id, Name: name, Type: p.Type, Description: p.Description, Capabilities: caps, Config: config, MaxConcurrency: int32(conc),
 	})
 	if err != nil {
 		return Agent{}, db.MapError(err, "agent")
 	}
 	a := FromRow(row)
 	s.changed(a)
+	s.addedCapacity(ctx, a)
 	return a, nil
 }
 
@@ -252,6 +300,9 @@ type UpdateParams struct {
 	Description *string
 	Config      json.RawMessage
 	Status      *string
+	// MaxConcurrency changes how many tasks the agent runs at once; tasks
+	// it runs beyond a lowered limit finish.
+	MaxConcurrency *int
 }
 
 // Update renames, reconfigures, pauses or resumes an agent. Every field is
@@ -279,6 +330,18 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p UpdateParams) (Age
 		}
 		params.Config = config
 	}
+	if p.MaxConcurrency != nil {
+		// The limit depends on the type, which an update does not change.
+		current, err := s.queries.AgentGet(ctx, id)
+		if err != nil {
+			return Agent{}, db.MapError(err, "agent "+id.String())
+		}
+		if err := checkConcurrency(current.Type, *p.MaxConcurrency); err != nil {
+			return Agent{}, err
+		}
+		n := int32(*p.MaxConcurrency)
+		params.MaxConcurrency = &n
+	}
 	if p.Status != nil {
 		switch *p.Status {
 		case "paused":
@@ -296,6 +359,9 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, p UpdateParams) (Age
 	}
 	a := FromRow(row)
 	s.changed(a)
+	if p.MaxConcurrency != nil || p.Status != nil {
+		s.addedCapacity(ctx, a)
+	}
 	return a, nil
 }
 
@@ -319,6 +385,15 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 func checkType(typ string) error {
 	if !slices.Contains(Types(), typ) {
 		return apperr.E(apperr.Invalid, "unknown agent type %q: known types are %s", apperr.Truncate(typ, 32), strings.Join(Types(), ", "))
+	}
+	return nil
+}
+
+// checkConcurrency applies the same rule on create and update: a whole
+// number from 1 to the type's limit.
+func checkConcurrency(typ string, n int) error {
+	if limit := ConcurrencyLimit(typ); n < 1 || n > limit {
+		return apperr.E(apperr.Invalid, "max_concurrency %d is out of range: a %s agent runs 1 to %d tasks at once (default %d)", n, typ, limit, DefaultConcurrency(typ)).For("max_concurrency")
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func (s *Server) orchestrationTools() []orchestrationTool {
 			scope: bizauth.ScopeWrite, handler: s.sendMessage,
 		},
 		{
-			tool: &mcp.Tool{Name: "list_agents", Title: "List agents", Description: "The agents with their type, capabilities, status and counters. Requires the \"read\" scope.",
+			tool: &mcp.Tool{Name: "list_agents", Title: "List agents", Description: "The agents with their type, capabilities, status, how many tasks each runs now (running) of how many at once (max_concurrency), and counters. Requires the \"read\" scope.",
 				InputSchema: schema(`{"type":"object","additionalProperties":false,"properties":{
 "type":{"type":"string","enum":` + domains + `},
 "status":{"type":"string","enum":["idle","busy","paused","error"]}}}`)},

@@ -28,8 +28,11 @@ func (s *Service) RunPlan(ctx context.Context, task db.Task, agent db.Agent) (js
 	return s.run(withPlanAttempt(ctx), task, agent)
 }
 
-func (s *Service) Finish(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent, output json.RawMessage, runErr error) error {
-	return s.finish(ctx, job, task, agent, output, runErr)
+// Finish records an attempt's outcome and returns River's answer; a task
+// it adopted is returned too (nil when none).
+func (s *Service) Finish(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent, output json.RawMessage, runErr error) (*db.Task, error) {
+	next, _, err := s.finish(ctx, job, task, agent, output, runErr)
+	return next, err
 }
 
 func (s *Service) CallTool(ctx context.Context, task db.Task, agent db.Agent, tool string, args any) (tools.Execution, error) {
@@ -48,3 +51,7 @@ func (h *heartbeats) Hold(task uuid.UUID, n int64, cancel context.CancelCauseFun
 }
 
 func (h *heartbeats) Beat(ctx context.Context) bool { return h.beat(ctx) }
+
+var ErrNoAgent = errNoAgent
+
+func (s *Service) WakeFree(ctx context.Context) (int, error) { return s.wakeFree(ctx) }

@@ -139,7 +139,7 @@ func TestFenceRefusesStaleWorker(t *testing.T) {
 	require.Zero(t, busy, "the stale worker's agent is freed")
 
 	// The stale worker's finish is refused and changes nothing.
-	err = b.s.Finish(ctx, staleJob, stale, staleAgent, output, nil)
+	_, err = b.s.Finish(ctx, staleJob, stale, staleAgent, output, nil)
 	var cancel *river.JobCancelError
 	require.ErrorAs(t, err, &cancel)
 	after, err := b.q.TaskGet(ctx, stale.ID)
@@ -169,7 +169,8 @@ func TestFenceRefusesStaleWorker(t *testing.T) {
 	newJob := &river.Job[TaskArgs]{JobRow: &rivertype.JobRow{ID: *started.JobID, Attempt: 1, MaxAttempts: int(started.MaxAttempts - stale.Attempts)}, Args: staleJob.Args}
 	out, err := b.s.RunPlan(ctx, started, agent)
 	require.NoError(t, err)
-	require.NoError(t, b.s.Finish(ctx, newJob, started, agent, out, nil))
+	_, err = b.s.Finish(ctx, newJob, started, agent, out, nil)
+	require.NoError(t, err)
 	done, err := b.q.TaskGet(ctx, stale.ID)
 	require.NoError(t, err)
 	require.Equal(t, "completed", done.Status)
@@ -180,7 +181,8 @@ func TestFenceRefusesStaleWorker(t *testing.T) {
 	require.Equal(t, 1, completedEvents)
 
 	// A late finish of the stale attempt still changes nothing.
-	require.Error(t, b.s.Finish(ctx, staleJob, stale, staleAgent, output, nil))
+	_, err = b.s.Finish(ctx, staleJob, stale, staleAgent, output, nil)
+	require.Error(t, err)
 	final, err := b.q.TaskGet(ctx, stale.ID)
 	require.NoError(t, err)
 	require.Equal(t, done.CompletedAt, final.CompletedAt)
@@ -208,7 +210,8 @@ func TestTakeoverResumesAfterTheLastRecordedStep(t *testing.T) {
 	out, err := b.s.RunPlan(ctx, started, agent)
 	require.NoError(t, err)
 	job := &river.Job[TaskArgs]{JobRow: &rivertype.JobRow{ID: *started.JobID, Attempt: 1, MaxAttempts: 2}, Args: TaskArgs{TaskID: dead.ID}}
-	require.NoError(t, b.s.Finish(ctx, job, started, agent, out, nil))
+	_, err = b.s.Finish(ctx, job, started, agent, out, nil)
+	require.NoError(t, err)
 
 	okRuns, _ := b.executions(t, dead.ID)
 	require.Equal(t, 2, okRuns, "financial_analyzer once (reused), report_generator once")

@@ -54,6 +54,11 @@ func (s *Service) maintain(ctx context.Context) {
 		if !s.rec.beats.beat(ctx) {
 			continue
 		}
+		// The safety net of the wake-ups (see dispatch.go): a parked task
+		// that an agent's free slot could take starts now.
+		if _, err := s.wakeFree(ctx); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "could not wake waiting tasks; retrying", "err", err)
+		}
 		// Take over only once this instance has seen the database for two
 		// heartbeats: after an outage, live workers elsewhere beat first.
 		if s.rec.beats.dbUpFor() < 2*s.cfg.HeartbeatInterval {
@@ -165,7 +170,10 @@ func (s *Service) TakeOverStale(ctx context.Context) (int, error) {
 				}
 			}
 			out.n = len(rows)
-			return nil
+			// The agents the dead workers held are free now (the trigger):
+			// tasks parked for them start.
+			_, err = s.wakeParked(ctx, tx, q, len(rows))
+			return err
 		})
 		if err != nil {
 			return total, err
@@ -185,21 +193,16 @@ func (s *Service) TakeOverStale(ctx context.Context) (int, error) {
 // it commits.
 type takeoverResult struct {
 	n        int
-	freed    []db.Agent
 	requeued []db.Task
 	failed   []db.Task
 }
 
 // requeueTaken finishes the takeover of one task whose lease was just taken
-// (row is the task after the update): frees its agent, cancels its old job,
+// (row is the task after the update; the trigger freed its agent): cancels
+// its old job,
 // and enqueues a new job with the attempts left, or fails the task when
 // none is left. All within tx.
 func (s *Service) requeueTaken(ctx context.Context, tx pgx.Tx, q *db.Queries, row db.Task, why string, out *takeoverResult) error {
-	held, err := q.AgentReleaseTask(ctx, &row.ID)
-	if err != nil {
-		return db.MapError(err, "agent")
-	}
-	out.freed = append(out.freed, held...)
 	oldJob := row.JobID
 	if oldJob != nil {
 		if _, err := s.river.JobCancelTx(ctx, tx, *oldJob); err != nil && !errors.Is(err, rivertype.ErrNotFound) {
@@ -243,9 +246,6 @@ func (s *Service) requeueTaken(ctx context.Context, tx pgx.Tx, q *db.Queries, ro
 
 // announce publishes what a committed takeover or sweep changed.
 func (s *Service) announce(ctx context.Context, out takeoverResult) {
-	for _, a := range out.freed {
-		s.publishAgent(a)
-	}
 	for _, row := range out.requeued {
 		s.publish(events.TaskProgress, FromRow(row))
 	}
@@ -435,11 +435,6 @@ func (s *Service) repairOrphan(ctx context.Context, t db.Task, job *rivertype.Jo
 			changed = true
 			return s.requeueTaken(ctx, tx, q, requeued, why+"; running it again", &out)
 		}
-		held, err := q.AgentReleaseTask(ctx, &row.ID)
-		if err != nil {
-			return db.MapError(err, "agent")
-		}
-		out.freed = append(out.freed, held...)
 		msg := why + "; retry it with POST /api/v1/resources/tasks/{id}/retry"
 		failed, err := q.TaskFailOpen(ctx, db.TaskFailOpenParams{ID: row.ID, ErrorMessage: &msg})
 		if err != nil {
@@ -450,7 +445,8 @@ func (s *Service) repairOrphan(ctx context.Context, t db.Task, job *rivertype.Jo
 		}
 		out.failed = append(out.failed, failed)
 		changed = true
-		return nil
+		_, err = s.wakeParked(ctx, tx, q, 1)
+		return err
 	})
 	if err != nil {
 		return false, err

@@ -77,8 +77,6 @@ type Config struct {
 	// rescues a job before its own timeout has passed, so a long task is not
 	// taken for dead while it still runs.
 	RescueAfter time.Duration
-	// NoAgentRetry is how often a task waiting for a free agent looks again.
-	NoAgentRetry time.Duration
 	// HeartbeatInterval is how often a running task's heartbeat is written;
 	// StaleAfter is how old a heartbeat may get before a live instance takes
 	// the task over; OrphanSweep is how often tasks whose River job ended
@@ -109,9 +107,6 @@ func New(pool *pgxpool.Pool, queries *db.Queries, executor *tools.Executor, publ
 	}
 	if cfg.RescueAfter <= 0 {
 		cfg.RescueAfter = time.Minute
-	}
-	if cfg.NoAgentRetry <= 0 {
-		cfg.NoAgentRetry = time.Second
 	}
 	cfg = withRecoveryDefaults(cfg)
 	s := &Service{pool: pool, queries: queries, executor: executor, llm: cfg.LLM, events: publisher, logger: logger, cfg: cfg, rec: newRecovery(queries)}
@@ -436,8 +431,23 @@ func (s *Service) Timeline(ctx context.Context, id uuid.UUID) ([]Event, error) {
 
 // Cancel stops a task: a queued one never starts, a running one sees its
 // context cancelled. A finished task is a conflict.
+//
+// A running task's agent slot is freed with the cancellation (the trigger),
+// and a parked task that the agent can take is woken in the same
+// transaction.
 func (s *Service) Cancel(ctx context.Context, id uuid.UUID) (Task, error) {
-	row, err := s.queries.TaskCancel(ctx, id)
+	var row db.Task
+	err := s.inRiverTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		var err error
+		if row, err = q.TaskCancel(ctx, id); err != nil {
+			return err
+		}
+		if row.StartedAt == nil {
+			return nil // it held no agent
+		}
+		_, err = s.wakeParked(ctx, tx, q, 1)
+		return err
+	})
 	if err != nil {
 		return Task{}, s.whyUnchanged(ctx, id, err, "task %s is already %s and cannot be cancelled")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/bizmcp/bizmcp/db"
@@ -31,42 +32,44 @@ type taskWorker struct {
 	s *Service
 }
 
-// Timeout is the task's own timeout.
-func (w *taskWorker) Timeout(job *river.Job[TaskArgs]) time.Duration {
-	if job.Args.TimeoutSeconds <= 0 {
-		return DefaultTimeout
-	}
-	return time.Duration(job.Args.TimeoutSeconds) * time.Second
-}
+// Timeout is River's timeout of the job as a whole, which runs its task
+// and then possibly tasks it adopted (see dispatch.go); each task's own
+// timeout is applied by runTask.
+func (w *taskWorker) Timeout(*river.Job[TaskArgs]) time.Duration { return jobTimeout }
 
 // NextRetry spaces attempts exponentially (2s, 4s, 8s, ... capped at 5
 // minutes) with up to 25% jitter, so instances retrying after a shared
 // outage do not stampede. River's default (attempt⁴ seconds) waits too long
 // for interactive business tasks.
 func (w *taskWorker) NextRetry(job *river.Job[TaskArgs]) time.Time {
-	d := time.Duration(1<<min(job.Attempt, 8)) * time.Second
-	d = min(d, 5*time.Minute)
-	d += time.Duration(rand.Int64N(int64(d/4) + 1))
-	return time.Now().Add(d)
+	return time.Now().Add(backoff(job.Attempt))
 }
 
-// Work runs one attempt of a task.
+func backoff(attempt int) time.Duration {
+	d := time.Duration(1<<min(max(attempt, 1), 8)) * time.Second
+	d = min(d, 5*time.Minute)
+	return d + time.Duration(rand.Int64N(int64(d/4)+1))
+}
+
+// Work runs one attempt of the job's task and then, while its agent has
+// parked tasks and the job is not stopping, the tasks it adopts.
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 	s := w.s
-	id := job.Args.TaskID
-	row, err := s.queries.TaskGet(ctx, id)
+	row, err := s.taskOf(ctx, job)
 	if err != nil {
 		if err = db.MapError(err, "task"); apperr.Is(err, apperr.NotFound) {
-			return river.JobCancel(fmt.Errorf("task %s no longer exists", id))
+			return river.JobCancel(fmt.Errorf("task %s no longer exists", job.Args.TaskID))
 		}
 		return retryLater(err)
 	}
+	id := row.ID
 	if Terminal(row.Status) {
 		return nil // cancelled before it started, or already done
 	}
 	if row.JobID != nil && *row.JobID != job.ID {
-		// The task was taken over and runs as another job now; this one was
-		// cancelled then, and comes back only if River rescued it first.
+		// The task was taken over (or adopted by another job) and runs as
+		// another job now; this one was cancelled then, and comes back only
+		// if River rescued it first.
 		return river.JobCancel(fmt.Errorf("superseded: task %s now runs as job %d", id, *row.JobID))
 	}
 	if row.Status == "processing" {
@@ -81,21 +84,54 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 	if err != nil {
 		switch {
 		case errors.Is(err, errNoAgent):
-			// No free agent can take it: it stays pending and looks again
-			// shortly. Snoozing does not spend an attempt. Agents a lost
-			// release left busy are freed first.
-			s.releaseOrphans(ctx)
-			return river.JobSnooze(s.cfg.NoAgentRetry)
+			// Parked: a freed agent starts it (see dispatch.go). Snoozing
+			// spends no attempt, and the snooze is only the safety net.
+			return river.JobSnooze(parkedSnooze())
 		case apperr.Is(err, apperr.NotFound):
 			return nil // cancelled before it could start
+		case errors.Is(err, errClaimContended):
+			return river.JobSnooze(time.Second)
 		}
 		return retryLater(err)
+	}
+	for {
+		next, nextAgent, err := s.runTask(ctx, job, started, agent)
+		if next == nil {
+			return err
+		}
+		started, agent = *next, nextAgent
+	}
+}
+
+// taskOf is the unfinished task job runs (its own, or one it adopted), or
+// else its own task as it is now.
+func (s *Service) taskOf(ctx context.Context, job *river.Job[TaskArgs]) (db.Task, error) {
+	row, err := s.queries.TaskGetOpenByJob(ctx, &job.ID)
+	if err == nil {
+		return row, nil
+	}
+	if !apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
+		return db.Task{}, err
+	}
+	return s.queries.TaskGet(ctx, job.Args.TaskID)
+}
+
+// runTask runs one started task on agent under the task's own timeout and
+// records its outcome. When the outcome's transaction handed the agent to a
+// parked task, it returns that task to run next; otherwise River's answer.
+func (s *Service) runTask(ctx context.Context, job *river.Job[TaskArgs], started db.Task, agent db.Agent) (*db.Task, db.Agent, error) {
+	id := started.ID
+	timeout := DefaultTimeout
+	if started.TimeoutSeconds > 0 {
+		timeout = time.Duration(started.TimeoutSeconds) * time.Second
 	}
 	// The attempt holds the task's lease from here: its heartbeat is written
 	// with the others of this instance, and a heartbeat that finds the lease
 	// gone (the task was taken over) cancels the run.
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	runCtx, cancelTimeout := context.WithTimeout(runCtx, timeout)
+	defer cancelTimeout()
 	defer s.rec.beats.hold(id, started.Lease, cancel)()
 	if runsPlan(started.InputData) {
 		runCtx = withPlanAttempt(runCtx)
@@ -104,7 +140,6 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 	}
 
 	s.publishAgent(agent)
-	s.timeline(ctx, id, "assigned", "assigned to "+agent.Name, map[string]any{"agent_id": agent.ID, "agent": agent.Name, "attempt": started.Attempts, "lease": started.Lease})
 	if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &id, Type: "request"}); err != nil {
 		s.logger.WarnContext(ctx, "could not mark the request delivered", "task_id", id, "err", err)
 	}
@@ -125,16 +160,25 @@ func retryLater(err error) error {
 	return err
 }
 
-// finish records the outcome of an attempt, frees the agent and tells River
+// finish records the outcome of an attempt, frees the agent (the trigger
+// counts the task out when its status leaves processing) and tells River
 // what to do next. Every write names the attempt's lease: once the task was
 // taken over they match nothing, and the attempt ends without a trace on the
-// task (see superseded).
-func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent, output json.RawMessage, runErr error) error {
+// task (see superseded). The transaction that writes a completion, a
+// failure or a retry also hands the agent to the next parked task it can
+// take (adoptNext), returned to run next in this job.
+func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent, output json.RawMessage, runErr error) (*db.Task, db.Agent, error) {
 	bg := context.WithoutCancel(ctx)
 	id := task.ID
+	own := id == job.Args.TaskID
+	// A stopping job (River cancelled it, or the server stops) adopts
+	// nothing; nor does one that has gone on for long (see chainFor).
+	chain := ctx.Err() == nil && (job.AttemptedAt == nil || time.Since(*job.AttemptedAt) < chainFor)
 	if runErr == nil {
 		var row db.Task
-		err := s.inTx(bg, func(q *db.Queries) error {
+		var next *db.Task
+		var freed db.Agent
+		err := s.inRiverTx(bg, func(tx pgx.Tx, q *db.Queries) error {
 			var err error
 			if row, err = q.TaskCompleteLeased(bg, db.TaskCompleteLeasedParams{ID: id, Lease: task.Lease, OutputData: output}); err != nil {
 				return db.MapError(err, "task")
@@ -144,71 +188,107 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 			if _, err := q.TaskEventCreate(bg, db.TaskEventCreateParams{TaskID: id, Type: "completed", Message: "completed", Data: mustJSON(map[string]any{"attempt": row.Attempts})}); err != nil {
 				return db.MapError(err, "task event")
 			}
-			return s.releaseWith(bg, q, agent.ID, id, true, false)
+			next, freed, err = s.handOff(bg, tx, q, agent, job.ID, chain)
+			return err
 		})
 		if apperr.Is(err, apperr.NotFound) {
-			return s.unchanged(bg, job, task, agent) // cancelled or taken over while finishing
+			return nil, agent, s.unchanged(bg, job, task, agent) // cancelled or taken over while finishing
 		}
 		if err != nil {
 			// Nothing was written (the database is down). Snooze rather than
 			// fail: a snooze spends no attempt, so even a last attempt comes
 			// back, finds the task processing and recovers it.
 			s.logger.WarnContext(ctx, "could not record the task's completion; it will run again", "task_id", id, "err", err)
-			return river.JobSnooze(finishRetry)
+			return nil, agent, river.JobSnooze(finishRetry)
 		}
 		s.publish(events.TaskCompleted, FromRow(row))
 		s.respond(bg, row, agent, map[string]any{"status": "completed", "output": json.RawMessage(output)})
-		return nil
+		return s.handedOff(next, freed, nil)
 	}
 
 	current, err := s.queries.TaskGet(bg, id)
 	if err == nil && current.Lease != task.Lease {
-		return s.superseded(bg, job, task, current)
+		return nil, agent, s.superseded(bg, job, task, current)
 	}
 	if err == nil && current.Status == "cancelled" {
-		s.release(bg, agent.ID, id, false, false)
-		return river.JobCancel(fmt.Errorf("task cancelled"))
+		return nil, agent, river.JobCancel(fmt.Errorf("task cancelled"))
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
-		// The server is stopping: hand the task back for another instance.
+		// The job is stopping (the server stops): hand the task back for
+		// another instance, and the agent to a parked task.
 		why := "handed back: the server running it stopped"
-		err := s.inTx(bg, func(q *db.Queries) error {
-			if _, err := q.TaskRequeueLeased(bg, db.TaskRequeueLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &why}); err != nil {
+		err := s.inRiverTx(bg, func(tx pgx.Tx, q *db.Queries) error {
+			row, err := q.TaskRequeueLeased(bg, db.TaskRequeueLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &why})
+			if err != nil {
 				return db.MapError(err, "task")
 			}
-			return s.releaseWith(bg, q, agent.ID, id, false, false)
+			if !own {
+				if err := s.newJob(bg, tx, q, row, time.Time{}); err != nil {
+					return err
+				}
+			}
+			_, _, err = s.handOff(bg, tx, q, agent, job.ID, false)
+			return err
 		})
 		if apperr.Is(err, apperr.NotFound) {
-			return s.unchanged(bg, job, task, agent)
+			return nil, agent, s.unchanged(bg, job, task, agent)
 		}
 		if err == nil {
 			s.timeline(bg, id, "retry", why, nil)
 		}
-		return river.JobSnooze(0)
+		if !own {
+			return nil, agent, nil
+		}
+		return nil, agent, river.JobSnooze(0)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		runErr = apperr.Wrap(runErr, apperr.Unavailable, "task did not finish within its timeout of %ds", task.TimeoutSeconds)
 	}
-	msg := errorText(runErr)
+	msg := apperr.MessageOf(runErr)
 	permanent := apperr.Is(runErr, apperr.Invalid) || apperr.Is(runErr, apperr.TooLarge) || apperr.Is(runErr, apperr.Forbidden) || apperr.Is(runErr, apperr.Conflict)
-	if !permanent && job.Attempt < job.MaxAttempts {
-		err := s.inTx(bg, func(q *db.Queries) error {
-			if _, err := q.TaskRequeueLeased(bg, db.TaskRequeueLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &msg}); err != nil {
+	attemptsLeft := job.Attempt < job.MaxAttempts
+	if !own {
+		attemptsLeft = task.Attempts < task.MaxAttempts
+	}
+	if !permanent && attemptsLeft {
+		var next *db.Task
+		var freed db.Agent
+		err := s.inRiverTx(bg, func(tx pgx.Tx, q *db.Queries) error {
+			row, err := q.TaskRequeueLeased(bg, db.TaskRequeueLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &msg})
+			if err != nil {
 				return db.MapError(err, "task")
 			}
-			return s.releaseWith(bg, q, agent.ID, id, false, false) // only a task's final failure counts
+			if _, err := q.TaskEventCreate(bg, db.TaskEventCreateParams{TaskID: id, Type: "retry", Message: fmt.Sprintf("attempt %d of %d failed: %s", task.Attempts, task.MaxAttempts, msg),
+				Data: mustJSON(map[string]any{"attempt": task.Attempts})}); err != nil {
+				return db.MapError(err, "task event")
+			}
+			if !own {
+				// An adopted task's next attempt is a job of its own.
+				if err := s.newJob(bg, tx, q, row, time.Now().Add(backoff(int(task.Attempts)))); err != nil {
+					return err
+				}
+			}
+			// Only a task's final failure counts. An own task is retried by
+			// River as this job, so this job adopts nothing.
+			next, freed, err = s.handOff(bg, tx, q, agent, job.ID, chain && !own)
+			return err
 		})
 		if apperr.Is(err, apperr.NotFound) {
-			return s.unchanged(bg, job, task, agent)
+			return nil, agent, s.unchanged(bg, job, task, agent)
 		}
 		if err != nil {
 			s.logger.WarnContext(ctx, "could not requeue task; the next attempt recovers it", "task_id", id, "err", err)
+			s.timeline(bg, id, "retry", fmt.Sprintf("attempt %d of %d failed: %s", task.Attempts, task.MaxAttempts, msg), map[string]any{"attempt": task.Attempts})
 		}
-		s.timeline(bg, id, "retry", fmt.Sprintf("attempt %d of %d failed: %s", task.Attempts, task.MaxAttempts, msg), map[string]any{"attempt": task.Attempts})
-		return runErr // River retries with backoff
+		if !own {
+			return s.handedOff(next, freed, nil)
+		}
+		return nil, agent, runErr // River retries with backoff
 	}
 	var row db.Task
-	err = s.inTx(bg, func(q *db.Queries) error {
+	var next *db.Task
+	var freed db.Agent
+	err = s.inRiverTx(bg, func(tx pgx.Tx, q *db.Queries) error {
 		var err error
 		if row, err = q.TaskFailLeased(bg, db.TaskFailLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &msg}); err != nil {
 			return db.MapError(err, "task")
@@ -216,20 +296,70 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		if _, err := q.TaskEventCreate(bg, db.TaskEventCreateParams{TaskID: id, Type: "failed", Message: msg, Data: mustJSON(map[string]any{"attempt": task.Attempts})}); err != nil {
 			return db.MapError(err, "task event")
 		}
-		return s.releaseWith(bg, q, agent.ID, id, false, true)
+		next, freed, err = s.handOff(bg, tx, q, agent, job.ID, chain)
+		return err
 	})
 	if apperr.Is(err, apperr.NotFound) {
-		return s.unchanged(bg, job, task, agent)
+		return nil, agent, s.unchanged(bg, job, task, agent)
 	}
 	if err != nil {
 		// Nothing was written (the database is down): as above, come back
 		// without spending an attempt and recover.
 		s.logger.WarnContext(ctx, "could not record the task's failure; it will be looked at again", "task_id", id, "err", err)
-		return river.JobSnooze(finishRetry)
+		return nil, agent, river.JobSnooze(finishRetry)
 	}
 	s.publish(events.TaskFailed, FromRow(row))
 	s.respond(bg, row, agent, map[string]any{"status": "failed", "error": msg})
-	return river.JobCancel(runErr) // final: no further River attempts
+	return s.handedOff(next, freed, river.JobCancel(runErr)) // final: no further River attempts
+}
+
+// handOff, in the transaction that has just ended a task on agent, gives
+// the agent's freed slot to the next parked task: adopted by this job when
+// chain, otherwise woken with a job of its own. It returns the adopted task
+// (nil if none) and the agent as it is now.
+func (s *Service) handOff(ctx context.Context, tx pgx.Tx, q *db.Queries, agent db.Agent, jobID int64, chain bool) (*db.Task, db.Agent, error) {
+	if chain {
+		next, err := s.adoptNext(ctx, tx, q, agent, jobID)
+		if err != nil || next != nil {
+			if next != nil {
+				agent.CurrentTaskID = &next.ID
+			}
+			return next, agent, err
+		}
+	} else if _, err := s.wakeParked(ctx, tx, q, 1); err != nil {
+		return nil, agent, err
+	}
+	freed, err := q.AgentGet(ctx, agent.ID)
+	if err != nil {
+		if err = db.MapError(err, "agent"); apperr.Is(err, apperr.NotFound) {
+			return nil, agent, nil // deleted meanwhile
+		}
+		return nil, agent, err
+	}
+	return nil, freed, nil
+}
+
+// handedOff is finish's answer once its transaction committed: the adopted
+// task to run next, or (none adopted) the freed agent announced and River's
+// answer done.
+func (s *Service) handedOff(next *db.Task, agent db.Agent, done error) (*db.Task, db.Agent, error) {
+	if next != nil {
+		return next, agent, nil
+	}
+	s.publishAgent(agent)
+	return nil, agent, done
+}
+
+// newJob gives an open task a job of its own (available at at, or at once
+// when at is zero) in tx, with the attempts it has left.
+func (s *Service) newJob(ctx context.Context, tx pgx.Tx, q *db.Queries, row db.Task, at time.Time) error {
+	res, err := s.river.InsertTx(ctx, tx, TaskArgs{TaskID: row.ID, TimeoutSeconds: int(row.TimeoutSeconds)}, &river.InsertOpts{
+		Priority: riverPriority(row.Priority), MaxAttempts: max(1, int(row.MaxAttempts-row.Attempts)), ScheduledAt: at,
+	})
+	if err != nil {
+		return db.MapError(err, "task job")
+	}
+	return db.MapError(q.TaskSetJob(ctx, db.TaskSetJobParams{ID: row.ID, JobID: &res.Job.ID}), "task job")
 }
 
 // unchanged explains a fenced write of finish that matched no row: the task
@@ -246,7 +376,6 @@ func (s *Service) unchanged(ctx context.Context, job *river.Job[TaskArgs], task 
 		return s.superseded(ctx, job, task, current)
 	}
 	if current.Status == "cancelled" {
-		s.release(ctx, agent.ID, task.ID, false, false)
 		return river.JobCancel(fmt.Errorf("task cancelled"))
 	}
 	return nil
@@ -274,34 +403,6 @@ func (s *Service) superseded(ctx context.Context, job *river.Job[TaskArgs], task
 // database was down) is looked at again.
 const finishRetry = 5 * time.Second
 
-// errNoAgent means no free agent can take the task now.
-var errNoAgent = errors.New("no free agent")
-
-// claimAndStart claims an agent and starts the task as job jobID in one
-// transaction, so an agent is never left busy with a task that did not
-// start.
-func (s *Service) claimAndStart(ctx context.Context, row db.Task, jobID int64) (agent db.Agent, started db.Task, err error) {
-	id := row.ID
-	err = s.inTx(ctx, func(q *db.Queries) error {
-		var err error
-		if row.Status == "assigned" && row.AgentID != nil {
-			// A delegated request waits for the agent it was sent to.
-			agent, err = q.AgentClaimAssigned(ctx, db.AgentClaimAssignedParams{TaskID: &id, AgentID: *row.AgentID})
-		} else {
-			agent, err = q.AgentClaim(ctx, db.AgentClaimParams{TaskID: &id, Domain: row.Domain, Required: requiredTools(row.Domain)})
-		}
-		if err != nil {
-			if err = db.MapError(err, "agent"); apperr.Is(err, apperr.NotFound) {
-				return errNoAgent
-			}
-			return err
-		}
-		started, err = q.TaskStartLeased(ctx, db.TaskStartLeasedParams{ID: id, AgentID: &agent.ID, JobID: &jobID})
-		return db.MapError(err, "task "+id.String())
-	})
-	return agent, started, err
-}
-
 // inTx runs fn in a transaction: begin, defer rollback, commit.
 func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
 	tx, err := s.pool.Begin(ctx)
@@ -315,65 +416,28 @@ func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error 
 	return db.MapError(tx.Commit(ctx), "transaction")
 }
 
-// releaseWith frees the agent and counts the outcome, within q's
-// transaction, and announces it.
-func (s *Service) releaseWith(ctx context.Context, q *db.Queries, agentID, taskID uuid.UUID, completed, failed bool) error {
-	row, err := q.AgentRelease(ctx, db.AgentReleaseParams{ID: agentID, TaskID: &taskID, Completed: b2i(completed), Failed: b2i(failed)})
-	if err != nil {
-		if err = db.MapError(err, "agent"); apperr.Is(err, apperr.NotFound) {
-			return nil // already freed (by a recovery)
-		}
-		return err
-	}
-	s.publishAgent(row)
-	return nil
-}
-
-// release frees the agent outside any transaction; a failure is logged and
-// repaired later by releaseOrphans or the task's recovery.
-func (s *Service) release(ctx context.Context, agentID, taskID uuid.UUID, completed, failed bool) {
-	if err := s.releaseWith(context.WithoutCancel(ctx), s.queries, agentID, taskID, completed, failed); err != nil {
-		s.logger.WarnContext(ctx, "could not release agent", "agent_id", agentID, "task_id", taskID, "err", err)
-	}
-}
-
-// releaseOrphans frees agents left busy with tasks that no longer run.
-func (s *Service) releaseOrphans(ctx context.Context) {
-	rows, err := s.queries.AgentReleaseOrphans(ctx)
-	if err != nil {
-		return
-	}
-	for _, a := range rows {
-		s.logger.WarnContext(ctx, "freed an agent left busy by a lost release", "agent_id", a.ID)
-		s.publishAgent(a)
-	}
-}
-
-// recoverInterrupted frees the agent an interrupted attempt left busy with
-// the task and puts the task back in line under a new lease, so that
-// attempt, should it still be alive, can no longer finish it. It returns the
-// task as it is now.
+// recoverInterrupted puts a task an interrupted attempt left processing
+// back in line under a new lease (the trigger frees the agent it held), so
+// that attempt, should it still be alive, can no longer finish it. It
+// returns the task as it is now.
 func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) (db.Task, error) {
 	var row db.Task
-	var freed []db.Agent
 	err := s.inTx(ctx, func(q *db.Queries) error {
 		var err error
-		if freed, err = q.AgentReleaseTask(ctx, &id); err != nil {
-			return db.MapError(err, "agent")
-		}
 		row, err = q.TaskRecoverLeased(ctx, id)
 		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
 			row, err = q.TaskGet(ctx, id) // recovered by someone else meanwhile
 		}
-		return db.MapError(err, "task")
+		if err != nil {
+			return db.MapError(err, "task")
+		}
+		_, err = q.TaskEventCreate(ctx, db.TaskEventCreateParams{TaskID: id, Type: "retry", Message: "the previous attempt was interrupted (server stopped or crashed); running again",
+			Data: mustJSON(map[string]any{"lease": row.Lease})})
+		return db.MapError(err, "task event")
 	})
 	if err != nil {
 		return db.Task{}, err
 	}
-	for _, a := range freed {
-		s.publishAgent(a)
-	}
-	s.timeline(ctx, id, "retry", "the previous attempt was interrupted (server stopped or crashed); running again", map[string]any{"lease": row.Lease})
 	return row, nil
 }
 
