@@ -30,14 +30,16 @@ func testPages(t *testing.T, chrome *testkit.Chromium) {
 
 	tab := newTab(t, chrome, srv.URL)
 	tab.SignIn(srv.AdminKey)
-	for _, p := range []struct{ path, name, nav string }{
-		{"/", "overview", "/"},
+	// The pages of the business (overview, agents, tasks, tools,
+	// messages) are pictured by testWork, with work in them.
+	for _, p := range []struct{ path, picture, nav string }{
+		{"/", "", "/"},
 		{"/keys", "keys", "/keys"},
 		{"/connect", "connect", "/connect"},
-		{"/agents", "agents", "/agents"},
-		{"/tasks", "tasks", "/tasks"},
-		{"/tools", "tools", "/tools"},
-		{"/messages", "messages", "/messages"},
+		{"/agents", "", "/agents"},
+		{"/tasks", "", "/tasks"},
+		{"/tools", "", "/tools"},
+		{"/messages", "", "/messages"},
 	} {
 		if st := tab.OpenStatus(p.path); st != http.StatusOK {
 			t.Errorf("%s: status %d, want 200", p.path, st)
@@ -52,7 +54,9 @@ func testPages(t *testing.T, chrome *testkit.Chromium) {
 		if cur := tab.Attr(`nav a[aria-current="page"]`, "href"); cur != p.nav {
 			t.Errorf("%s: the navigation marks %q as current, want %q", p.path, cur, p.nav)
 		}
-		tab.Screenshot(p.name)
+		if p.picture != "" {
+			tab.Screenshot(p.picture)
+		}
 	}
 
 	tab.Open("/connect")

@@ -44,6 +44,7 @@ func testWork(t *testing.T, chrome *testkit.Chromium) {
 		{"TaskFromREST", testTaskFromREST},
 		{"FiltersSurviveReload", testFiltersSurviveReload},
 		{"HostileTask", testHostileTask},
+		{"Delegation", testDelegation},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -273,7 +274,7 @@ func testForecastTool(t *testing.T, chrome *testkit.Chromium, srv, _ *testkit.Se
 		r.textContent.includes("sales_forecaster") && r.textContent.includes("dashboard"))`) {
 		t.Errorf("the recent runs show no dashboard run of sales_forecaster")
 	}
-	tab.Screenshot("executions")
+	tab.Screenshot("tools")
 }
 
 // testPauseAcrossInstances: an agent paused in one browser changes its
@@ -309,8 +310,6 @@ func testPauseAcrossInstances(t *testing.T, chrome *testkit.Chromium, srv, other
 	admin.Submit(testkit.TestID("agent-resume"))
 	watcher.WaitFor(card("idle"))
 	assertSamePage(t, watcher)
-	watcher.Screenshot("agents-live")
-	admin.Screenshot("agent")
 }
 
 // testTaskFromREST: a task created over REST appears on an open task list
@@ -385,7 +384,6 @@ func testFiltersSurviveReload(t *testing.T, chrome *testkit.Chromium, srv, _ *te
 	check("after a reload")
 	waitLive(t, tab)
 	check("after the live snapshot")
-	tab.Screenshot("tasks-filtered")
 }
 
 // testHostileTask: a task whose title holds a script, an image with an
@@ -434,4 +432,53 @@ func testHostileTask(t *testing.T, chrome *testkit.Chromium, srv, _ *testkit.Ser
 	if d := tab.Dialogs(); len(d) != 0 {
 		t.Errorf("the page opened dialogs: %v", d)
 	}
+}
+
+// testDelegation: a task that delegates parts to agents of other domains
+// shows them on its page; the request and response messages between the
+// agents appear live on the messages page, each linked to its task, and
+// the overview, task list and agent pages show the work. It takes the
+// pictures of those pages, with something in them.
+func testDelegation(t *testing.T, chrome *testkit.Chromium, srv, _ *testkit.Server) {
+	tab := newTab(t, chrome, srv.URL)
+	tab.SignIn(srv.AdminKey)
+	openLive(t, tab, "/messages")
+	id := createTaskREST(t, srv, map[string]any{"title": "Business outlook", "domain": "analytics", "priority": "high",
+		"input_data": map[string]any{
+			"rows": []map[string]any{{"month": 1, "sales": 10}, {"month": 2, "sales": 12}, {"month": 3, "sales": 15}},
+			"delegate": []map[string]any{
+				{"domain": "finance", "title": "Margins", "input_data": map[string]any{"data": []map[string]any{{"period": "Q1", "revenue": 100, "costs": 75}, {"period": "Q2", "revenue": 120, "costs": 84}}}},
+				{"domain": "sales", "title": "Forecast", "input_data": map[string]any{"series": []float64{10, 12, 14, 16}, "horizon": 2}},
+			}}})
+	// Two requests out, two responses back, each on the task's page link.
+	tab.WaitTrue(`document.querySelectorAll('[data-testid="message-row"][data-type="response"]').length >= 2`)
+	if n := testkit.Eval[int](tab, `document.querySelectorAll('[data-testid="message-row"][data-type="request"]').length`); n < 2 {
+		t.Errorf("%d request messages on the page, want the 2 parts asked for", n)
+	}
+	if n := testkit.Eval[int](tab, `document.querySelectorAll('[data-testid="message-row"] a[data-testid="message-task"][href="/tasks/`+id+`"]').length`); n < 2 {
+		t.Errorf("%d messages link to the delegating task, want its 2 responses", n)
+	}
+	assertSamePage(t, tab)
+	tab.Screenshot("messages")
+
+	openLive(t, tab, "/tasks/"+id)
+	tab.WaitFor(taskLive("completed"))
+	if n := testkit.Eval[int](tab, `document.querySelectorAll('[data-testid="task-children"] li').length`); n != 2 {
+		t.Errorf("the task page lists %d delegated parts, want 2", n)
+	}
+	agent := tab.Attr(testkit.TestID("task-agent"), "href")
+	openLive(t, tab, "/")
+	tab.WaitFor(chromedp.CSS(`[data-testid="recent-tasks"] ` + string(taskRow(id, `[data-status="completed"]`))))
+	tab.Screenshot("overview")
+	openLive(t, tab, "/tasks")
+	tab.WaitFor(taskRow(id))
+	tab.Screenshot("tasks")
+	openLive(t, tab, "/agents")
+	tab.Screenshot("agents")
+	tab.Open(agent)
+	tab.WaitFor(testkit.TestID("agent-tasks", " "+string(taskRow(id))))
+	if n := testkit.Eval[int](tab, `document.querySelectorAll('[data-testid="agent-message"]').length`); n < 2 {
+		t.Errorf("the agent's page shows %d messages, want its requests and responses", n)
+	}
+	tab.Screenshot("agent")
 }
