@@ -2,12 +2,14 @@ package conformance_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/mcphttp"
@@ -142,4 +144,58 @@ func TestListenCarriesTaskNotificationsBesideListChanges(t *testing.T) {
 		m := next()
 		listChanged = m["method"] == "notifications/tools/list_changed"
 	}
+}
+
+// A caller holds at most MaxListensPerKey task listens at once: the next is
+// refused with a message saying what to do, and a place freed by a client
+// that went away is free again.
+func TestTaskListensPerCallerAreBounded(t *testing.T) {
+	t.Parallel()
+	url, _ := serve(t)
+	created := rpc(t, url, "tools/call", "slow_compute", map[string]any{"name": "slow_compute", "arguments": map[string]any{"seconds": 60}})
+	id := created["taskId"].(string)
+
+	// open starts a listen and returns its first message and a way to close it.
+	open := func() (map[string]any, func()) {
+		ctx, cancel := context.WithCancel(t.Context())
+		body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": map[string]any{
+			"notifications": map[string]any{"taskIds": []string{id}},
+			"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": mcphttp.Stateless,
+				"io.modelcontextprotocol/clientCapabilities": map[string]any{"extensions": map[string]any{mcptasks.ExtensionID: map[string]any{}}}},
+		}})
+		require.NoError(t, err)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
+		require.NoError(t, err)
+		setHeaders(req, "subscriptions/listen", "")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(resp.Body)
+		var first map[string]any
+		for first == nil && sc.Scan() {
+			line, _ := strings.CutPrefix(sc.Text(), "data: ")
+			_ = json.Unmarshal([]byte(line), &first)
+		}
+		return first, func() { cancel(); _ = resp.Body.Close() }
+	}
+	var closers []func()
+	t.Cleanup(func() {
+		for _, c := range closers {
+			c()
+		}
+	})
+	for range mcptasks.MaxListensPerKey {
+		first, closeIt := open()
+		closers = append(closers, closeIt)
+		require.Equal(t, "notifications/subscriptions/acknowledged", first["method"], first)
+	}
+	refused, closeIt := open()
+	closeIt()
+	require.Contains(t, refused["error"].(map[string]any)["message"], "at most 16 task listens at once")
+
+	closers[0]()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		first, closeIt := open()
+		defer closeIt()
+		assert.Equal(c, "notifications/subscriptions/acknowledged", first["method"], "a freed place is free again")
+	}, 10*time.Second, 50*time.Millisecond)
 }

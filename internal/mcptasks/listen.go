@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -28,6 +29,36 @@ const MethodNotifyTask = "notifications/tasks"
 // MaxListenTasks bounds the task ids of one listen: each is read again on
 // every change.
 const MaxListenTasks = 100
+
+// MaxListensPerKey bounds the task listens one caller holds open at once on
+// one instance: a listen lives as long as its client wants, so the rate limit
+// alone (which counts openings) would let listens pile up.
+const MaxListensPerKey = 16
+
+// listenCount counts open listens per owner.
+type listenCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// acquire takes a place for owner, or reports that none is left.
+func (c *listenCount) acquire(owner string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[owner] >= MaxListensPerKey {
+		return false
+	}
+	c.n[owner]++
+	return true
+}
+
+func (c *listenCount) release(owner string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[owner]--; c.n[owner] <= 0 {
+		delete(c.n, owner)
+	}
+}
 
 // listenRecheck is how often a listen reads its unfinished tasks again
 // without a hint, to cover changes whose hint was lost (the events a
@@ -73,9 +104,15 @@ func (x *extension) listen(ctx context.Context, next mcp.MethodHandler, method s
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("notifications.taskIds names %d tasks; at most %d per listen", n, MaxListenTasks)}
 	}
 
+	owner := Owner(req)
+	if !x.listens.acquire(owner) {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: fmt.Sprintf(
+			"at most %d task listens at once per API key: close one (or follow several tasks in one listen, up to %d) first", MaxListensPerKey, MaxListenTasks)}
+	}
+	defer x.listens.release(owner)
+
 	// Agree to the caller's tasks; another key's task, like an unknown one,
 	// is left out of the acknowledgement without a word.
-	owner := Owner(req)
 	w := &taskWatch{x: x, l: l, owner: owner, last: map[string]string{}}
 	for _, id := range *f.TaskIDs {
 		if id == "" || len(id) > maxTaskIDBytes || slices.Contains(w.ids, id) {

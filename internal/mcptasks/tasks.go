@@ -110,7 +110,7 @@ func Capability() map[string]any { return map[string]any{ExtensionID: map[string
 // Install adds the extension to srv: the tasks/* methods, and task creation
 // for the tools in support. The server must advertise Capability().
 func Install(srv *mcp.Server, backend Backend, support map[string]Support) error {
-	x := &extension{backend: backend, support: support}
+	x := &extension{backend: backend, support: support, listens: listenCount{n: map[string]int{}}}
 	noop := func(context.Context, *mcp.ServerSession, *idParams) (*ackResult, error) {
 		return nil, fmt.Errorf("tasks methods are served by the tasks middleware")
 	}
@@ -131,6 +131,8 @@ func Install(srv *mcp.Server, backend Backend, support map[string]Support) error
 type extension struct {
 	backend Backend
 	support map[string]Support
+	// listens counts the task listens open per owner on this instance.
+	listens listenCount
 }
 
 type idParams struct {
