@@ -139,6 +139,7 @@ func phaseFanout(ctx context.Context, e *env, r *report) error {
 	body.WriteString("| surface | clients | connected (time) | p50 from the change | p99 | p50 from publish | p99 | missed | RSS idle | connected | peak | after | server fd limit |\n")
 	body.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	var p99Stream, p99Live lineSeries
+	var after []string
 	p99Stream.name, p99Live.name = "/api/v1/stream p99", "/ws p99"
 	for _, run := range runs {
 		fromAtP50, fromAtP99 := "–", "–"
@@ -150,7 +151,7 @@ func phaseFanout(ctx context.Context, e *env, r *report) error {
 			ms(pct(run.lat, 0.5)), ms(pct(run.lat, 0.99)), fromAtP50, fromAtP99, run.missed,
 			run.rssIdle, run.rssConn, run.rssPeak, run.rssAfter, run.fdLimit)
 		if run.err != "" {
-			fmt.Fprintf(&body, "\n`%s`, %d clients: %s\n\n", run.surface, run.clients, run.err)
+			after = append(after, fmt.Sprintf("`%s`, %d clients: %s.", run.surface, run.clients, run.err))
 		}
 		what := fmt.Sprintf("one event to %s `%s` clients", num(float64(run.clients)), run.surface)
 		fig := fmt.Sprintf("p50 %s, p99 %s from the change; RSS %.0f MB idle, %.0f MB connected, %.0f MB peak, %.0f MB after",
@@ -167,6 +168,9 @@ func phaseFanout(ctx context.Context, e *env, r *report) error {
 		}
 	}
 	body.WriteString("\n")
+	for _, a := range after {
+		fmt.Fprintf(&body, "%s\n\n", a)
+	}
 	body.WriteString(r.chart("fanout-p99", lineChart("One event to many WebSocket clients: p99 from the change", "clients", "milliseconds (lower is better)",
 		[]lineSeries{p99Stream, p99Live})))
 	body.WriteString("\n")

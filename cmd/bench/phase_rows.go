@@ -95,13 +95,14 @@ func phaseRows(ctx context.Context, e *env, r *report) error {
 	body.WriteString("on loopback. The created tasks run as usual meanwhile.\n\n")
 	fmt.Fprintf(&body, "| operation | p50 at %s tasks | p99 | p50 at %s tasks | p99 | p50 ratio |\n| --- | --- | --- | --- | --- | --- |\n", num(float64(small.rows)), num(float64(big.rows)))
 	var bars []bar
+	var after []string
 	for _, op := range ops {
 		s, b := small.lat[op], big.lat[op]
 		fmt.Fprintf(&body, "| %s | %s | %s | %s | %s | %s |\n", titles[op], ms(pct(s, 0.5)), ms(pct(s, 0.99)), ms(pct(b, 0.5)), ms(pct(b, 0.99)),
 			ratio(float64(pct(b, 0.5)), float64(pct(s, 0.5))))
 		for _, res := range results {
 			if msg := res.errs[op]; msg != "" {
-				fmt.Fprintf(&body, "\n%s at %s tasks: errors, the first: `%s`\n\n", titles[op], num(float64(res.rows)), msg)
+				after = append(after, fmt.Sprintf("%s at %s tasks: errors, the first: `%s`", titles[op], num(float64(res.rows)), msg))
 			}
 		}
 		peer := fmt.Sprintf("at %s tasks: p50 %s, p99 %s", num(float64(small.rows)), ms(pct(s, 0.5)), ms(pct(s, 0.99)))
@@ -114,6 +115,9 @@ func phaseRows(ctx context.Context, e *env, r *report) error {
 		}
 	}
 	body.WriteString("\n")
+	for _, a := range after {
+		fmt.Fprintf(&body, "%s\n\n", a)
+	}
 	body.WriteString(r.chart("rows-p50", barChart("Request latency (p50) by tasks stored", "milliseconds (shorter is better)", bars)))
 	r.add("rows", fmt.Sprintf("Rows: requests with %s tasks stored", num(float64(big.rows))), body.String())
 	return nil

@@ -116,6 +116,7 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 	body.WriteString("the share of time an agent was running a task; over 100% means agents ran several tasks side by side. *CPU* is the bizmcp process's, in cores.\n\n")
 	body.WriteString("| agents, workers | bizmcp tasks/s | per round | busy | CPU | River jobs/s | per round | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	var bars []bar
+	var after []string
 	for i, cfg := range configs {
 		b, rvr := results[i].biz, results[i].river
 		bm, rm := mean(rates(b)), mean(rates(rvr))
@@ -134,7 +135,7 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 		fmt.Fprintf(&body, "| %s | %s | %s | %.0f%% | %.2f | %s | %s | %s |\n", cfg.label(), num(bm), rounds(rates(b)), mean(busy), mean(cpu),
 			num(rm), rounds(rates(rvr)), ratio(bm, rm))
 		for _, n := range notes {
-			fmt.Fprintf(&body, "\n%s: %s\n", cfg.label(), n)
+			after = append(after, fmt.Sprintf("%s: %s.", cfg.label(), n))
 		}
 		r.row("tasks", fmt.Sprintf("%d finance tasks, REST `POST` to `completed`, %s", o.tasks, cfg.label()),
 			fmt.Sprintf("%s tasks/s (finance agents busy %.0f%%, CPU %.2f cores)", num(bm), mean(busy), mean(cpu)),
@@ -143,6 +144,9 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 			bar{label: fmt.Sprintf("River no-op, %d worker%s", cfg.workers, plural(cfg.workers)), value: rm, text: num(rm) + " jobs/s"})
 	}
 	body.WriteString("\n")
+	for _, a := range after {
+		fmt.Fprintf(&body, "%s\n\n", a)
+	}
 	body.WriteString(r.chart("tasks", barChart(fmt.Sprintf("%d tasks from REST to completed, beside River no-op jobs", o.tasks), "per second (longer is better)", bars)))
 	r.add("tasks", "Tasks: REST to `completed`, beside River", body.String())
 	return nil
