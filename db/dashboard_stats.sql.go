@@ -108,7 +108,9 @@ func (q *Queries) StatsTaskThroughput(ctx context.Context, since time.Time) ([]S
 
 const statsTasksByStatus = `-- name: StatsTasksByStatus :many
 
-SELECT status, count(*)::bigint AS n FROM agents.tasks GROUP BY status
+SELECT status, sum(n)::bigint AS n
+FROM (SELECT status, n FROM agents.task_counts UNION ALL SELECT status, n FROM agents.task_count_deltas) AS c
+GROUP BY status
 `
 
 type StatsTasksByStatusRow struct {
@@ -117,7 +119,10 @@ type StatsTasksByStatusRow struct {
 }
 
 // Aggregates behind the dashboard's overview. They are read by a ticker
-// into a cache, never on a page view: each scans what its window holds.
+// into a cache, never on a page view: the counts are maintained, and each
+// window is read through an index.
+// StatsTasksByStatus reads the maintained counts (migration 00007), as
+// TaskCountByStatus does.
 func (q *Queries) StatsTasksByStatus(ctx context.Context) ([]StatsTasksByStatusRow, error) {
 	rows, err := q.db.Query(ctx, statsTasksByStatus)
 	if err != nil {
@@ -194,4 +199,16 @@ func (q *Queries) StatsToolRuns(ctx context.Context, since time.Time) (StatsTool
 	var i StatsToolRunsRow
 	err := row.Scan(&i.Runs, &i.Errors)
 	return i, err
+}
+
+const taskAggregatesFold = `-- name: TaskAggregatesFold :exec
+SELECT agents.fold_task_aggregates()
+`
+
+// TaskAggregatesFold folds the appended count deltas and run times into
+// the maintained aggregates (migration 00007); it returns at once when
+// another instance is folding.
+func (q *Queries) TaskAggregatesFold(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, taskAggregatesFold)
+	return err
 }

@@ -43,6 +43,28 @@ type Agent struct {
 	Running        int32
 }
 
+type AgentsTaskCount struct {
+	Status string
+	N      int64
+}
+
+type AgentsTaskCountDelta struct {
+	Status string
+	N      int64
+}
+
+type AgentsTaskDuration struct {
+	Domain  string
+	Ewma    float64
+	Samples int64
+}
+
+type AgentsTaskDurationSample struct {
+	ID      int64
+	Domain  string
+	Seconds float64
+}
+
 type DashboardSession struct {
 	ID         uuid.UUID
 	TokenHash  []byte

@@ -135,14 +135,14 @@ func (q *Queries) TaskAdoptNext(ctx context.Context, arg TaskAdoptNextParams) (T
 }
 
 const taskAverageDuration = `-- name: TaskAverageDuration :one
-SELECT coalesce(avg(extract(epoch FROM completed_at - started_at)), 0)::float8 AS seconds
-FROM (SELECT completed_at, started_at FROM agents.tasks
-      WHERE domain = $1 AND status = 'completed' AND started_at IS NOT NULL
-      ORDER BY completed_at DESC LIMIT 50) AS recent
+SELECT coalesce((SELECT d.ewma / (1 - power(0.96::float8, least(d.samples, 1000)))
+                 FROM agents.task_durations AS d WHERE d.domain = $1 AND d.samples > 0), 0)::float8 AS seconds
 `
 
-// TaskAverageDuration is the mean run time of the domain's last 50
-// completed tasks, for estimates; 0 when there are none.
+// TaskAverageDuration is the run time estimate of the domain's tasks, a
+// weighted mean of about its last 50 completed tasks maintained by
+// migration 00007's triggers (as of the last fold, a few seconds old at
+// most); 0 when none completed.
 func (q *Queries) TaskAverageDuration(ctx context.Context, domain string) (float64, error) {
 	row := q.db.QueryRow(ctx, taskAverageDuration, domain)
 	var seconds float64
@@ -279,7 +279,9 @@ func (q *Queries) TaskCompleteLeased(ctx context.Context, arg TaskCompleteLeased
 }
 
 const taskCountByStatus = `-- name: TaskCountByStatus :many
-SELECT status, count(*) AS n FROM agents.tasks GROUP BY status
+SELECT status, sum(n)::bigint AS n
+FROM (SELECT status, n FROM agents.task_counts UNION ALL SELECT status, n FROM agents.task_count_deltas) AS c
+GROUP BY status
 `
 
 type TaskCountByStatusRow struct {
@@ -287,6 +289,8 @@ type TaskCountByStatusRow struct {
 	N      int64
 }
 
+// TaskCountByStatus reads the maintained counts (migration 00007): the
+// folded count of each status plus its deltas not folded yet.
 func (q *Queries) TaskCountByStatus(ctx context.Context) ([]TaskCountByStatusRow, error) {
 	rows, err := q.db.Query(ctx, taskCountByStatus)
 	if err != nil {
@@ -715,10 +719,12 @@ WHERE ($1::text IS NULL OR status = $1)
   AND ($3::text IS NULL OR priority = $3)
   AND ($4::uuid IS NULL OR agent_id = $4)
   AND ($5::uuid IS NULL OR parent_task_id = $5)
-  AND ($6::timestamptz IS NULL
-       OR (created_at, id) < ($6::timestamptz, $7::uuid))
+  AND ($6::timestamptz IS NULL OR created_at >= $6::timestamptz)
+  AND ($7::timestamptz IS NULL OR created_at < $7::timestamptz)
+  AND ($8::timestamptz IS NULL
+       OR (created_at, id) < ($8::timestamptz, $9::uuid))
 ORDER BY created_at DESC, id DESC
-LIMIT $8
+LIMIT $10
 `
 
 type TaskListParams struct {
@@ -727,11 +733,16 @@ type TaskListParams struct {
 	Priority        *string
 	AgentID         *uuid.UUID
 	ParentTaskID    *uuid.UUID
+	CreatedFrom     *time.Time
+	CreatedBefore   *time.Time
 	CursorCreatedAt *time.Time
 	CursorID        *uuid.UUID
 	MaxRows         int32
 }
 
+// TaskList pages tasks newest first, each filter optional; created_from
+// is inclusive and created_before exclusive. Every filter alone is served
+// by an index in created order (docs/query-plans.md).
 func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, error) {
 	rows, err := q.db.Query(ctx, taskList,
 		arg.Status,
@@ -739,6 +750,8 @@ func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, err
 		arg.Priority,
 		arg.AgentID,
 		arg.ParentTaskID,
+		arg.CreatedFrom,
+		arg.CreatedBefore,
 		arg.CursorCreatedAt,
 		arg.CursorID,
 		arg.MaxRows,

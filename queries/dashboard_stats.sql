@@ -1,8 +1,19 @@
 -- Aggregates behind the dashboard's overview. They are read by a ticker
--- into a cache, never on a page view: each scans what its window holds.
+-- into a cache, never on a page view: the counts are maintained, and each
+-- window is read through an index.
 
+-- StatsTasksByStatus reads the maintained counts (migration 00007), as
+-- TaskCountByStatus does.
 -- name: StatsTasksByStatus :many
-SELECT status, count(*)::bigint AS n FROM agents.tasks GROUP BY status;
+SELECT status, sum(n)::bigint AS n
+FROM (SELECT status, n FROM agents.task_counts UNION ALL SELECT status, n FROM agents.task_count_deltas) AS c
+GROUP BY status;
+
+-- TaskAggregatesFold folds the appended count deltas and run times into
+-- the maintained aggregates (migration 00007); it returns at once when
+-- another instance is folding.
+-- name: TaskAggregatesFold :exec
+SELECT agents.fold_task_aggregates();
 
 -- name: StatsAgentsByStatus :many
 SELECT status, count(*)::bigint AS n FROM agents.agents GROUP BY status;

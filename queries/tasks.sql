@@ -13,6 +13,9 @@ UPDATE agents.tasks SET job_id = $2 WHERE id = $1;
 -- name: TaskGet :one
 SELECT * FROM agents.tasks WHERE id = $1;
 
+-- TaskList pages tasks newest first, each filter optional; created_from
+-- is inclusive and created_before exclusive. Every filter alone is served
+-- by an index in created order (docs/query-plans.md).
 -- name: TaskList :many
 SELECT * FROM agents.tasks
 WHERE (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
@@ -20,6 +23,8 @@ WHERE (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
   AND (sqlc.narg(priority)::text IS NULL OR priority = sqlc.narg(priority))
   AND (sqlc.narg(agent_id)::uuid IS NULL OR agent_id = sqlc.narg(agent_id))
   AND (sqlc.narg(parent_task_id)::uuid IS NULL OR parent_task_id = sqlc.narg(parent_task_id))
+  AND (sqlc.narg(created_from)::timestamptz IS NULL OR created_at >= sqlc.narg(created_from)::timestamptz)
+  AND (sqlc.narg(created_before)::timestamptz IS NULL OR created_at < sqlc.narg(created_before)::timestamptz)
   AND (sqlc.narg(cursor_created_at)::timestamptz IS NULL
        OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid))
 ORDER BY created_at DESC, id DESC
@@ -79,8 +84,12 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
 WHERE id = $1 AND status IN ('failed', 'cancelled')
 RETURNING *;
 
+-- TaskCountByStatus reads the maintained counts (migration 00007): the
+-- folded count of each status plus its deltas not folded yet.
 -- name: TaskCountByStatus :many
-SELECT status, count(*) AS n FROM agents.tasks GROUP BY status;
+SELECT status, sum(n)::bigint AS n
+FROM (SELECT status, n FROM agents.task_counts UNION ALL SELECT status, n FROM agents.task_count_deltas) AS c
+GROUP BY status;
 
 -- name: TaskEventCreate :one
 INSERT INTO agents.task_events (task_id, type, message, data)
@@ -90,13 +99,13 @@ RETURNING *;
 -- name: TaskEventList :many
 SELECT * FROM agents.task_events WHERE task_id = $1 ORDER BY id;
 
--- TaskAverageDuration is the mean run time of the domain's last 50
--- completed tasks, for estimates; 0 when there are none.
+-- TaskAverageDuration is the run time estimate of the domain's tasks, a
+-- weighted mean of about its last 50 completed tasks maintained by
+-- migration 00007's triggers (as of the last fold, a few seconds old at
+-- most); 0 when none completed.
 -- name: TaskAverageDuration :one
-SELECT coalesce(avg(extract(epoch FROM completed_at - started_at)), 0)::float8 AS seconds
-FROM (SELECT completed_at, started_at FROM agents.tasks
-      WHERE domain = $1 AND status = 'completed' AND started_at IS NOT NULL
-      ORDER BY completed_at DESC LIMIT 50) AS recent;
+SELECT coalesce((SELECT d.ewma / (1 - power(0.96::float8, least(d.samples, 1000)))
+                 FROM agents.task_durations AS d WHERE d.domain = $1 AND d.samples > 0), 0)::float8 AS seconds;
 
 -- TaskRecoverInterrupted requeues a task left processing by an instance
 -- that died mid-run.

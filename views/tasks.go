@@ -13,12 +13,16 @@ import (
 // can be bookmarked and shared.
 type TaskFilter struct {
 	Status, Domain, Priority, Agent string
+	// CreatedFrom and CreatedTo are as given: a date (2026-12-01) from the
+	// form's date pickers, or an RFC 3339 time in a URL made elsewhere.
+	CreatedFrom, CreatedTo string
 }
 
 // Query is the filter as URL parameters (empty ones left out).
 func (f TaskFilter) Query() url.Values {
 	q := url.Values{}
-	for k, v := range map[string]string{"status": f.Status, "domain": f.Domain, "priority": f.Priority, "agent": f.Agent} {
+	for k, v := range map[string]string{"status": f.Status, "domain": f.Domain, "priority": f.Priority, "agent": f.Agent,
+		"created_from": f.CreatedFrom, "created_to": f.CreatedTo} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -108,4 +112,13 @@ func taskResult(t orchestrator.Task) []byte {
 	}
 	b, _ := jsonMarshal(m["result"])
 	return b
+}
+
+// dateInputType is a date picker for a date or nothing, and a text field
+// for a full time from a URL, which a date picker would drop.
+func dateInputType(v string) string {
+	if _, err := time.Parse(time.DateOnly, v); v == "" || err == nil {
+		return "date"
+	}
+	return "text"
 }

@@ -58,6 +58,9 @@ func (h *Handler) listTasks(c echo.Context) error {
 	if f.ParentTaskID, err = web.QueryUUID(c, "parent_task_id"); err != nil {
 		return err
 	}
+	if f.CreatedFrom, f.CreatedBefore, err = orchestrator.ParseCreatedRange(c.QueryParam("created_from"), c.QueryParam("created_to")); err != nil {
+		return err
+	}
 	limit, err := web.QueryInt(c, "limit")
 	if err != nil {
 		return err

@@ -108,7 +108,9 @@ func (t liveTopic) showsNewTask(task orchestrator.Task) bool {
 	return t.page == livePageTasks && t.cursor == "" &&
 		(f.Status == "" || f.Status == task.Status) && (f.Domain == "" || f.Domain == task.Domain) &&
 		(f.Priority == "" || f.Priority == task.Priority) &&
-		(f.AgentID == nil || (task.AgentID != nil && *f.AgentID == *task.AgentID))
+		(f.AgentID == nil || (task.AgentID != nil && *f.AgentID == *task.AgentID)) &&
+		(f.CreatedFrom == nil || !task.CreatedAt.Before(*f.CreatedFrom)) &&
+		(f.CreatedBefore == nil || task.CreatedAt.Before(*f.CreatedBefore))
 }
 
 // liveConn is one connected page.

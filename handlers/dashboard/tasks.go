@@ -25,8 +25,13 @@ const tasksPageSize = 25
 // parseTaskFilter reads the list's filter from the URL, refusing values
 // that are not allowed (400 naming them) rather than showing nothing.
 func parseTaskFilter(q url.Values) (views.TaskFilter, orchestrator.Filter, error) {
-	vf := views.TaskFilter{Status: q.Get("status"), Domain: q.Get("domain"), Priority: q.Get("priority"), Agent: q.Get("agent")}
+	vf := views.TaskFilter{Status: q.Get("status"), Domain: q.Get("domain"), Priority: q.Get("priority"), Agent: q.Get("agent"),
+		CreatedFrom: strings.TrimSpace(q.Get("created_from")), CreatedTo: strings.TrimSpace(q.Get("created_to"))}
 	of := orchestrator.Filter{Status: vf.Status, Domain: vf.Domain, Priority: vf.Priority}
+	var err error
+	if of.CreatedFrom, of.CreatedBefore, err = orchestrator.ParseCreatedRange(vf.CreatedFrom, vf.CreatedTo); err != nil {
+		return vf, of, err
+	}
 	for _, c := range []struct {
 		name, value string
 		allowed     []string

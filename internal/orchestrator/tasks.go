@@ -359,6 +359,9 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Task, error) {
 type Filter struct {
 	Status, Domain, Priority string
 	AgentID, ParentTaskID    *uuid.UUID
+	// CreatedFrom is inclusive and CreatedBefore exclusive (see
+	// ParseCreatedRange).
+	CreatedFrom, CreatedBefore *time.Time
 }
 
 // ListPage is a page of tasks, newest first.
@@ -373,7 +376,8 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 	if err != nil {
 		return ListPage{}, err
 	}
-	params := db.TaskListParams{AgentID: f.AgentID, ParentTaskID: f.ParentTaskID, MaxRows: int32(limit + 1)}
+	params := db.TaskListParams{AgentID: f.AgentID, ParentTaskID: f.ParentTaskID, CreatedFrom: f.CreatedFrom, CreatedBefore: f.CreatedBefore,
+		MaxRows: int32(limit + 1)}
 	for _, v := range []struct {
 		name, value string
 		allowed     []string

@@ -175,6 +175,12 @@ func (s *Service) Refresh(ctx context.Context) error {
 	defer s.refresh.Unlock()
 	now := time.Now()
 	o := &Overview{At: now, TasksByStatus: map[string]int64{}, AgentsByStatus: map[string]int64{}}
+	// Every instance folds the appended count deltas and run times on its
+	// refresh (one at a time; the others skip), which keeps the task
+	// creation's run-time estimate a few seconds fresh at most.
+	if err := s.queries.TaskAggregatesFold(ctx); err != nil {
+		return db.MapError(err, "task aggregates")
+	}
 	tasks, err := s.queries.StatsTasksByStatus(ctx)
 	if err != nil {
 		return db.MapError(err, "task counts")
