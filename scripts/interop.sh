@@ -129,4 +129,29 @@ const f = call && call.structuredContent && call.structuredContent.forecasts;
 if (!f || Math.abs(f[0].value - 20) > 1e-9) { console.error("tools/call (2026):", JSON.stringify(call)); process.exit(1); }
 console.log("server/discover: " + disc.supportedVersions.join(", ") + "; tools/call sales_forecaster (2026): forecasts " + f.map(p => p.value).join(", "));
 ' "$workdir/discover.out" "$workdir/call2026.out"
+
+# MCP Tasks: a task-augmented create_task answers with a handle, and a listen
+# on it hears the task to its end as notifications/tasks, then ends.
+tmeta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}'
+rpc2026 tools/call create_task "{\"name\":\"create_task\",\"arguments\":{\"title\":\"interop\",\"domain\":\"sales\",\"input_data\":{\"series\":[10,12,14,16,18],\"horizon\":1}},$tmeta}" >"$workdir/task.out"
+handle=$(node -e '
+const t = require("fs").readFileSync(process.argv[1], "utf8"); const d = t.split("\n").filter(l => l.startsWith("data:")).map(l => l.slice(5)).filter(Boolean);
+const r = JSON.parse(d.length ? d[d.length - 1] : t).result;
+if (!r || r.resultType !== "task" || !r.taskId) { console.error("create_task (task-augmented):", JSON.stringify(r)); process.exit(1); }
+console.log(r.taskId);
+' "$workdir/task.out")
+timeout 90 curl -sS -N -X POST "http://localhost:$port/mcp" \
+	-H "Authorization: Bearer $key" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	-H 'Mcp-Protocol-Version: 2026-07-28' -H 'Mcp-Method: subscriptions/listen' \
+	--data "{\"jsonrpc\":\"2.0\",\"id\":\"listen\",\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":{\"taskIds\":[\"$handle\"]},$tmeta}}" >"$workdir/listen.out"
+node -e '
+const msgs = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l.startsWith("data:")).map(l => JSON.parse(l.slice(5)));
+const fail = m => { console.error("subscriptions/listen:", m, JSON.stringify(msgs)); process.exit(1); };
+if (msgs[0]?.method !== "notifications/subscriptions/acknowledged" || !msgs[0].params.notifications.taskIds?.includes(process.argv[2])) fail("no acknowledgement naming the task");
+const states = msgs.filter(m => m.method === "notifications/tasks").map(m => m.params);
+const last = states[states.length - 1];
+if (!last || last.status !== "completed" || !last.result) fail("no completed notification with its result");
+if (msgs[msgs.length - 1].id !== "listen" || !msgs[msgs.length - 1].result) fail("the listen did not end with its result");
+console.log("create_task as an MCP task, then subscriptions/listen: " + states.map(s => s.status).join(" -> "));
+' "$workdir/listen.out" "$handle"
 echo "interop: PASS"
