@@ -23,8 +23,9 @@ func newTab(t *testing.T, chrome *testkit.Chromium, base string) *testkit.Tab {
 
 // openLiveKeys opens the keys list and waits until its live channel is
 // open and has applied its first message, the snapshot of the list. The
-// snapshot replaces the table's body, so a click before it lands could be
-// undone by it.
+// snapshot replaces the table's body (all but the actions cells of keys
+// that can still be revoked), so a look at the rows before it lands could
+// see them change.
 func openLiveKeys(t *testing.T, tab *testkit.Tab) {
 	t.Helper()
 	tab.Open("/keys")
