@@ -373,11 +373,11 @@ func TestStreamDropsSlowClients(t *testing.T) {
 	require.Eventually(t, func() bool { return wsClients(t, srv) == 3 }, streamWait, 20*time.Millisecond)
 
 	// Enough 1 KiB events to fill the sockets of the clients that do not
-	// read and then the 256 of the stream buffer, with room to spare. Small
+	// read and then the 128 of the stream buffer, with room to spare. Small
 	// events make the last stretch (from the server's first blocked write
 	// to the drop) quick, well within the 10s write timeout.
 	payload := strings.Repeat("x", 1<<10)
-	total := socketCapacity(t)/(1<<10) + 256 + 1000
+	total := socketCapacity(t)/(1<<10) + 128 + 1000
 	// Batches well under the stream buffer, so that the fast client is
 	// never a buffer behind even on a loaded machine.
 	const batch = 64

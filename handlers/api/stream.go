@@ -4,7 +4,6 @@ import (
 	"github.com/bizmcp/bizmcp/handlers/web"
 
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,10 +20,12 @@ import (
 )
 
 // Event stream settings. The buffer absorbs bursts (a task's progress
-// steps); a client further behind than that is dropped rather than allowed
-// to hold events in memory or slow the publishers.
+// steps, a burst of task creations); a client further behind than that is
+// dropped rather than allowed to hold events in memory or slow the
+// publishers. It queues pointers to messages every client shares, so 128
+// slots cost a client 1 KiB.
 const (
-	streamBuffer = 256
+	streamBuffer = 128
 	// streamWriteWait bounds each write: a client whose socket does not
 	// take a message in that time is gone or hopelessly slow.
 	streamWriteWait = 10 * time.Second
@@ -40,6 +41,10 @@ const (
 	streamCloseGrace = time.Second
 	// streamReadLimit: clients have nothing to send but control frames.
 	streamReadLimit = 4 << 10
+	// streamReadBuffer is the connection's read buffer: enough for any
+	// control frame (at most 125 bytes of payload), which is all a client
+	// has to send, instead of gorilla's 4 KiB per idle connection.
+	streamReadBuffer = 256
 )
 
 // Close reasons sent to stream clients (at most 123 bytes each).
@@ -79,8 +84,8 @@ func (h *Handler) stream(c echo.Context) error {
 	}
 
 	// Subscribing before the upgrade loses nothing published during the
-	// handshake.
-	sub := h.deps.Events.Subscribe(streamBuffer, filter.match)
+	// handshake. Streams with the same filter share one group in the hub.
+	sub := h.deps.Events.Feed(filter.key(), streamBuffer, filter.match)
 	// gorilla answers a refused handshake (a wrong Sec-WebSocket-Version, a
 	// missing Sec-WebSocket-Key) in plain text unless told otherwise: its
 	// refusal is kept here and returned, so the error handler answers with
@@ -88,6 +93,10 @@ func (h *Handler) stream(c echo.Context) error {
 	var refused error
 	upgrader := websocket.Upgrader{
 		HandshakeTimeout: streamWriteWait,
+		ReadBufferSize:   streamReadBuffer,
+		// Every event goes out as a prepared frame and control frames
+		// bring their own buffer, so the connection keeps no write buffer.
+		WriteBufferPool: noWriteBuffer{},
 		// Checked above with a problem document; this is the backstop.
 		CheckOrigin: func(r *http.Request) bool {
 			o := r.Header.Get("Origin")
@@ -150,7 +159,8 @@ func passHeaders(h http.Header) http.Header {
 }
 
 // streamFilter selects the events one stream receives. It runs under the
-// hub's lock for every event, so it only compares strings.
+// hub's lock for every event and group of streams, so it only compares
+// strings.
 type streamFilter struct {
 	taskID, agentID string
 	types           []string
@@ -158,6 +168,28 @@ type streamFilter struct {
 	// tool runs of their own key, as in GET /api/v1/tools/executions.
 	admin bool
 	keyID string
+}
+
+// streamGroup is a streamFilter as a comparable key: the streams whose
+// filters select the same events share it, and with it one group in the
+// hub.
+type streamGroup struct {
+	taskID, agentID string
+	// types is the sorted list, comma-separated.
+	types string
+	admin bool
+	// keyID matters only to a stream without the admin scope.
+	keyID string
+}
+
+func (f streamFilter) key() streamGroup {
+	types := slices.Clone(f.types)
+	slices.Sort(types)
+	k := streamGroup{taskID: f.taskID, agentID: f.agentID, types: strings.Join(types, ","), admin: f.admin}
+	if !f.admin {
+		k.keyID = f.keyID
+	}
+	return k
 }
 
 func (f streamFilter) match(e events.Event) bool {
@@ -231,7 +263,7 @@ func parseStreamFilter(q url.Values, p auth.Principal) (streamFilter, error) {
 // eventStream is one connected client.
 type eventStream struct {
 	conn      *websocket.Conn
-	sub       *events.Subscription
+	sub       *events.Feed
 	principal auth.Principal
 	presented string
 	keys      KeyService
@@ -278,7 +310,7 @@ func (st *eventStream) run(ctx context.Context) string {
 
 	for {
 		select {
-		case e, ok := <-st.sub.C:
+		case m, ok := <-st.sub.C:
 			// Once dropped, what is still buffered is not worth sending:
 			// the client must re-sync anyway, and the sooner it knows the
 			// better.
@@ -290,12 +322,14 @@ func (st *eventStream) run(ctx context.Context) string {
 				st.close(readDone, websocket.CloseGoingAway, closeShutdown)
 				return "subscription closed"
 			}
-			msg, err := json.Marshal(e)
+			// The frame is built once, by the first stream to get the
+			// message, and written as is by every other.
+			pm, err := m.Prepared(prepareFrame)
 			if err != nil {
 				continue // not produced by events.New; nothing a client could use
 			}
 			_ = conn.SetWriteDeadline(time.Now().Add(streamWriteWait))
-			if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			if err := conn.WritePreparedMessage(pm.(*websocket.PreparedMessage)); err != nil {
 				return "write failed: " + err.Error()
 			}
 		case <-ping.C:
@@ -320,6 +354,21 @@ func (st *eventStream) run(ctx context.Context) string {
 		}
 	}
 }
+
+// prepareFrame makes an event's JSON into the WebSocket text frame every
+// stream writes.
+func prepareFrame(b []byte) (any, error) {
+	return websocket.NewPreparedMessage(websocket.TextMessage, b)
+}
+
+// noWriteBuffer is a write buffer pool that keeps nothing: should a
+// message ever be written other than as a prepared frame, gorilla makes a
+// buffer for it and lets it go afterwards, instead of holding 4 KiB on
+// every idle connection.
+type noWriteBuffer struct{}
+
+func (noWriteBuffer) Get() any { return nil }
+func (noWriteBuffer) Put(any)  {}
 
 // keyStillValid re-verifies the key. Only a definite refusal (revoked,
 // deactivated) ends the stream: a database or Redis outage, or the key's

@@ -125,6 +125,11 @@ func (b *Bus) Subscribe(buffer int, filter func(Event) bool) *Subscription {
 	return b.hub.Subscribe(buffer, filter)
 }
 
+// Feed adds a feed to the hub (see Hub.Feed).
+func (b *Bus) Feed(key any, buffer int, filter func(Event) bool) *Feed {
+	return b.hub.Feed(key, buffer, filter)
+}
+
 // InstanceID is the origin id this bus tags its events with on Redis.
 func (b *Bus) InstanceID() string { return b.origin }
 

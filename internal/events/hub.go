@@ -65,8 +65,49 @@ func New(typ string, data any) (Event, error) {
 	return Event{Type: typ, At: time.Now().UTC(), Data: b}, nil
 }
 
+// Message is one published event as the feeds share it: the hub makes one
+// per Publish and hands the same pointer to every feed that takes the
+// event, so the event is encoded once however many clients it goes to.
+type Message struct {
+	Event Event
+
+	jsonOnce sync.Once
+	json     []byte
+	jsonErr  error
+
+	prepOnce sync.Once
+	prep     any
+	prepErr  error
+}
+
+// JSON returns the event encoded as JSON, encoded by the first caller and
+// shared by all: callers must not modify it.
+func (m *Message) JSON() ([]byte, error) {
+	m.jsonOnce.Do(func() { m.json, m.jsonErr = json.Marshal(m.Event) })
+	return m.json, m.jsonErr
+}
+
+// Prepared returns prepare(JSON) for this message, run by the first caller
+// only: every other caller gets the same value. It lets the adapter that
+// writes events to clients build its wire form (the WebSocket stream's
+// prepared frame) once per event instead of once per client. A message has
+// one prepared form, so every caller must prepare it the same way.
+func (m *Message) Prepared(prepare func(json []byte) (any, error)) (any, error) {
+	m.prepOnce.Do(func() {
+		b, err := m.JSON()
+		if err != nil {
+			m.prepErr = err
+			return
+		}
+		m.prep, m.prepErr = prepare(b)
+	})
+	return m.prep, m.prepErr
+}
+
 // Subscription receives events on C until it is closed by Close or dropped
-// for being slow (then Dropped reports true).
+// for being slow (then Dropped reports true). Each subscriber gets its own
+// copy of every event: fine for the server's few internal subscribers; the
+// client streams, which can be thousands, use a Feed.
 type Subscription struct {
 	C      <-chan Event
 	c      chan Event
@@ -95,15 +136,53 @@ func (s *Subscription) Close() {
 	}
 }
 
+// Feed is a subscription for a client connection: it receives the shared
+// *Message of each event it takes (one pointer per queued event, not a
+// copy), and it belongs to a group of feeds that see the same events, so
+// that the hub decides once per group, not once per client, whether an
+// event goes out.
+type Feed struct {
+	C     <-chan *Message
+	c     chan *Message
+	group *feedGroup
+	// at is the feed's index in group.feeds, for removal in constant time.
+	at      int
+	dropped atomic.Bool
+}
+
+// Dropped reports whether the hub dropped this feed for falling behind (see
+// Subscription.Dropped).
+func (f *Feed) Dropped() bool {
+	return f.dropped.Load()
+}
+
+// Close ends the feed; C is closed.
+func (f *Feed) Close() {
+	h := f.group.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeFeed(f)
+}
+
+// feedGroup is the feeds that share a key, hence a filter.
+type feedGroup struct {
+	hub    *Hub
+	key    any
+	filter func(Event) bool
+	feeds  []*Feed
+}
+
 // Hub fans events out to in-process subscribers.
 type Hub struct {
-	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	mu     sync.Mutex
+	subs   map[*Subscription]struct{}
+	groups map[any]*feedGroup
+	feeds  int
 }
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
-	return &Hub{subs: map[*Subscription]struct{}{}}
+	return &Hub{subs: map[*Subscription]struct{}{}, groups: map[any]*feedGroup{}}
 }
 
 // Subscribe returns a subscription buffering up to buffer events; filter
@@ -117,9 +196,57 @@ func (h *Hub) Subscribe(buffer int, filter func(Event) bool) *Subscription {
 	return s
 }
 
-// Publish delivers e to every matching subscriber whose buffer has room and
-// drops (closes) those whose buffer is full.
+// Feed returns a feed queueing up to buffer messages. Feeds with the same
+// key (a comparable value) form one group and are given the same events:
+// filter (nil: everything) is the group's, taken from the feed that created
+// the group, and runs once per event for the whole group. So the key must
+// say everything filter depends on: two feeds whose filters could differ on
+// an event must not share a key.
+func (h *Hub) Feed(key any, buffer int, filter func(Event) bool) *Feed {
+	c := make(chan *Message, buffer)
+	f := &Feed{C: c, c: c}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g := h.groups[key]
+	if g == nil {
+		g = &feedGroup{hub: h, key: key, filter: filter}
+		h.groups[key] = g
+	}
+	f.group, f.at = g, len(g.feeds)
+	g.feeds = append(g.feeds, f)
+	h.feeds++
+	return f
+}
+
+// removeFeed takes f out of its group and closes its channel, once. The
+// caller holds h.mu.
+func (h *Hub) removeFeed(f *Feed) {
+	g := f.group
+	if f.at < 0 {
+		return
+	}
+	last := len(g.feeds) - 1
+	g.feeds[f.at] = g.feeds[last]
+	g.feeds[f.at].at = f.at
+	g.feeds[last] = nil
+	g.feeds = g.feeds[:last]
+	f.at = -1
+	h.feeds--
+	close(f.c)
+	if len(g.feeds) == 0 {
+		delete(h.groups, g.key)
+		return
+	}
+	// A group that shrank a lot gives its array back.
+	if cap(g.feeds) > 64 && len(g.feeds) < cap(g.feeds)/4 {
+		g.feeds = append(make([]*Feed, 0, 2*len(g.feeds)), g.feeds...)
+	}
+}
+
+// Publish delivers e to every matching subscriber and feed whose buffer has
+// room and drops (closes) those whose buffer is full.
 func (h *Hub) Publish(e Event) {
+	m := &Message{Event: e}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
@@ -134,11 +261,28 @@ func (h *Hub) Publish(e Event) {
 			close(s.c)
 		}
 	}
+	for _, g := range h.groups {
+		if g.filter != nil && !g.filter(e) {
+			continue
+		}
+		// Backwards, so that a feed dropped (swapped with the last) does
+		// not make the loop skip one.
+		for i := len(g.feeds) - 1; i >= 0; i-- {
+			f := g.feeds[i]
+			select {
+			case f.c <- m:
+			default:
+				f.dropped.Store(true)
+				h.removeFeed(f)
+			}
+		}
+	}
 }
 
-// Subscribers returns how many subscriptions are live (for metrics).
+// Subscribers returns how many subscriptions and feeds are live (for
+// metrics).
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.subs)
+	return len(h.subs) + h.feeds
 }
