@@ -43,6 +43,10 @@ const (
 	// further behind than that is closed (1013) and, reconnecting, gets a
 	// fresh snapshot: cheaper than holding a slow browser's backlog.
 	liveBuffer = 64
+	// liveReadBuffer is a connection's read buffer: pages send nothing but
+	// control frames (at most 125 bytes of payload), so gorilla's 4 KiB on
+	// every open page would be waste.
+	liveReadBuffer = 256
 	// liveHubBuffer is the dashboard's one subscription to the event hub.
 	liveHubBuffer    = 4096
 	liveWriteWait    = 10 * time.Second
@@ -119,7 +123,9 @@ type liveConn struct {
 	session auth.Session
 	// token is the session cookie's value, to re-check the session with.
 	token string
-	send  chan []byte
+	// send queues fragments as prepared frames: built once per event and
+	// shared by every connection that shows the fragment.
+	send chan *websocket.PreparedMessage
 	// end carries the close code when the hub ends the connection (session
 	// over, too slow, shutdown); closed once.
 	end     chan int
@@ -133,9 +139,9 @@ func (lc *liveConn) close(code int) {
 
 // offer queues a fragment without waiting: a full buffer ends the
 // connection instead.
-func (lc *liveConn) offer(b []byte) bool {
+func (lc *liveConn) offer(pm *websocket.PreparedMessage) bool {
 	select {
-	case lc.send <- b:
+	case lc.send <- pm:
 		return true
 	default:
 		if lc.dropped.CompareAndSwap(false, true) {
@@ -256,13 +262,13 @@ func (l *liveHub) pushStats(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	b, err := renderBytes(ctx, views.OverviewStatsUpdate(st))
+	pm, err := renderFrame(ctx, views.OverviewStatsUpdate(st))
 	if err != nil {
 		l.h.deps.Logger.Warn("could not render the overview's aggregates", "err", err)
 		return
 	}
 	for _, lc := range conns {
-		lc.offer(b)
+		lc.offer(pm)
 	}
 }
 
@@ -292,26 +298,28 @@ func (l *liveHub) dispatch(ctx context.Context, e events.Event) {
 	if len(conns) == 0 {
 		return
 	}
-	rendered := map[string][]byte{}
-	fragment := func(name string, render func() (templ.Component, error)) []byte {
-		if b, ok := rendered[name]; ok {
-			return b
+	// Each fragment is rendered, and framed, once for all the pages that
+	// show it: none depends on who is looking.
+	rendered := map[string]*websocket.PreparedMessage{}
+	fragment := func(name string, render func() (templ.Component, error)) *websocket.PreparedMessage {
+		if pm, ok := rendered[name]; ok {
+			return pm
 		}
-		var b []byte
+		var pm *websocket.PreparedMessage
 		c, err := render()
 		if err == nil {
-			b, err = renderBytes(ctx, c)
+			pm, err = renderFrame(ctx, c)
 		}
 		if err != nil {
 			l.h.deps.Logger.Warn("could not render a live fragment", "fragment", name, "err", err)
 		}
-		rendered[name] = b
-		return b
+		rendered[name] = pm
+		return pm
 	}
 	now := time.Now()
-	send := func(lc *liveConn, msgs ...[]byte) {
-		for _, b := range msgs {
-			if len(b) > 0 && !lc.offer(b) {
+	send := func(lc *liveConn, msgs ...*websocket.PreparedMessage) {
+		for _, pm := range msgs {
+			if pm != nil && !lc.offer(pm) {
 				l.h.deps.Metrics.LiveDropped.Inc()
 				return
 			}
@@ -463,7 +471,7 @@ func (h *Handler) liveChannel(c echo.Context) error {
 		return apperr.E(apperr.Invalid, "/ws is the dashboard's live WebSocket: pages connect to it by themselves")
 	}
 	ck, _ := c.Cookie(h.cookieName(req))
-	lc := &liveConn{topic: topic, session: sess, token: ck.Value, send: make(chan []byte, liveBuffer), end: make(chan int, 1)}
+	lc := &liveConn{topic: topic, session: sess, token: ck.Value, send: make(chan *websocket.PreparedMessage, liveBuffer), end: make(chan int, 1)}
 	// Registered before the snapshot is read, so that nothing that happens
 	// meanwhile is missed; the fragments are idempotent, so seeing a change
 	// twice is harmless.
@@ -475,6 +483,10 @@ func (h *Handler) liveChannel(c echo.Context) error {
 	}
 	upgrader := websocket.Upgrader{
 		HandshakeTimeout: liveWriteWait,
+		ReadBufferSize:   liveReadBuffer,
+		// Fragments go out as prepared frames; only the snapshot needs a
+		// write buffer, made for it and let go after.
+		WriteBufferPool: noWriteBuffer{},
 		CheckOrigin: func(r *http.Request) bool {
 			o := r.Header.Get("Origin")
 			return o == "" || h.mw.TrustedOrigin(o, r.Host)
@@ -513,12 +525,9 @@ func (h *Handler) serveLive(ctx context.Context, conn *websocket.Conn, lc *liveC
 			}
 		}
 	}()
-	write := func(b []byte) error {
-		_ = conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
-		return conn.WriteMessage(websocket.TextMessage, b)
-	}
 	if len(snap) > 0 {
-		if err := write(snap); err != nil {
+		_ = conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
+		if err := conn.WriteMessage(websocket.TextMessage, snap); err != nil {
 			return "write failed"
 		}
 	}
@@ -536,12 +545,13 @@ func (h *Handler) serveLive(ctx context.Context, conn *websocket.Conn, lc *liveC
 	}
 	for {
 		select {
-		case b := <-lc.send:
+		case pm := <-lc.send:
 			if lc.dropped.Load() {
 				closeWith(websocket.CloseTryAgainLater, "too slow: reconnect")
 				return "too slow"
 			}
-			if err := write(b); err != nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(liveWriteWait))
+			if err := conn.WritePreparedMessage(pm); err != nil {
 				return "write failed"
 			}
 		case code := <-lc.end:
@@ -577,6 +587,25 @@ func (h *Handler) serveLive(ctx context.Context, conn *websocket.Conn, lc *liveC
 		}
 	}
 }
+
+// renderFrame renders c into the WebSocket text frame that every page
+// showing it is sent.
+func renderFrame(ctx context.Context, c templ.Component) (*websocket.PreparedMessage, error) {
+	b, err := renderBytes(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return websocket.NewPreparedMessage(websocket.TextMessage, b)
+}
+
+// noWriteBuffer is a write buffer pool that keeps nothing: gorilla makes a
+// buffer for a message written other than as a prepared frame (the
+// snapshot) and lets it go afterwards, instead of holding 4 KiB on every
+// open page.
+type noWriteBuffer struct{}
+
+func (noWriteBuffer) Get() any { return nil }
+func (noWriteBuffer) Put(any)  {}
 
 func sleepCtx(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
