@@ -71,6 +71,64 @@ func (q *Queries) ToolExecutionCreate(ctx context.Context, arg ToolExecutionCrea
 	return i, err
 }
 
+const toolExecutionCreateBatch = `-- name: ToolExecutionCreateBatch :exec
+INSERT INTO mcp.tool_executions (id, tool_name, agent_id, task_id, api_key_id, source, parameters, result, error,
+                                 execution_time_ms, tokens_used, cost, created_at)
+SELECT u.id, u.tool_name,
+       nullif(u.agent_id, '00000000-0000-0000-0000-000000000000'::uuid),
+       nullif(u.task_id, '00000000-0000-0000-0000-000000000000'::uuid),
+       nullif(u.api_key_id, '00000000-0000-0000-0000-000000000000'::uuid),
+       u.source, u.parameters, nullif(u.result, 'null'::jsonb), nullif(u.error, ''),
+       u.execution_time_ms, u.tokens_used, u.cost, u.created_at
+FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::text[]) AS tool_name,
+             unnest($3::uuid[]) AS agent_id, unnest($4::uuid[]) AS task_id,
+             unnest($5::uuid[]) AS api_key_id, unnest($6::text[]) AS source,
+             unnest($7::jsonb[]) AS parameters, unnest($8::jsonb[]) AS result,
+             unnest($9::text[]) AS error, unnest($10::integer[]) AS execution_time_ms,
+             unnest($11::bigint[]) AS tokens_used, unnest($12::numeric[]) AS cost,
+             unnest($13::timestamptz[]) AS created_at) AS u
+`
+
+type ToolExecutionCreateBatchParams struct {
+	Ids             []uuid.UUID
+	ToolNames       []string
+	AgentIds        []uuid.UUID
+	TaskIds         []uuid.UUID
+	ApiKeyIds       []uuid.UUID
+	Sources         []string
+	Parameters      []json.RawMessage
+	Results         []json.RawMessage
+	Errors          []string
+	ExecutionTimeMs []int32
+	TokensUsed      []int64
+	Costs           []float64
+	CreatedAt       []time.Time
+}
+
+// ToolExecutionCreateBatch stores the executions of concurrent calls in one
+// statement, one round trip (the group commit in internal/tools/execlog.go).
+// Arrays travel whole, so NULLs are spelled as values no row can hold: the
+// nil UUID for no agent, task or key, ” for no error, JSON null for no
+// result.
+func (q *Queries) ToolExecutionCreateBatch(ctx context.Context, arg ToolExecutionCreateBatchParams) error {
+	_, err := q.db.Exec(ctx, toolExecutionCreateBatch,
+		arg.Ids,
+		arg.ToolNames,
+		arg.AgentIds,
+		arg.TaskIds,
+		arg.ApiKeyIds,
+		arg.Sources,
+		arg.Parameters,
+		arg.Results,
+		arg.Errors,
+		arg.ExecutionTimeMs,
+		arg.TokensUsed,
+		arg.Costs,
+		arg.CreatedAt,
+	)
+	return err
+}
+
 const toolExecutionGet = `-- name: ToolExecutionGet :one
 SELECT id, tool_name, agent_id, task_id, api_key_id, source, parameters, result, error, execution_time_ms, tokens_used, cost, created_at FROM mcp.tool_executions WHERE id = $1
 `

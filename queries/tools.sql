@@ -41,3 +41,25 @@ WHERE (sqlc.narg(tool_name)::text IS NULL OR tool_name = sqlc.narg(tool_name))
        OR (created_at, id) < (sqlc.narg(cursor_created_at)::timestamptz, sqlc.narg(cursor_id)::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT sqlc.arg(max_rows);
+
+-- ToolExecutionCreateBatch stores the executions of concurrent calls in one
+-- statement, one round trip (the group commit in internal/tools/execlog.go).
+-- Arrays travel whole, so NULLs are spelled as values no row can hold: the
+-- nil UUID for no agent, task or key, '' for no error, JSON null for no
+-- result.
+-- name: ToolExecutionCreateBatch :exec
+INSERT INTO mcp.tool_executions (id, tool_name, agent_id, task_id, api_key_id, source, parameters, result, error,
+                                 execution_time_ms, tokens_used, cost, created_at)
+SELECT u.id, u.tool_name,
+       nullif(u.agent_id, '00000000-0000-0000-0000-000000000000'::uuid),
+       nullif(u.task_id, '00000000-0000-0000-0000-000000000000'::uuid),
+       nullif(u.api_key_id, '00000000-0000-0000-0000-000000000000'::uuid),
+       u.source, u.parameters, nullif(u.result, 'null'::jsonb), nullif(u.error, ''),
+       u.execution_time_ms, u.tokens_used, u.cost, u.created_at
+FROM (SELECT unnest(sqlc.arg(ids)::uuid[]) AS id, unnest(sqlc.arg(tool_names)::text[]) AS tool_name,
+             unnest(sqlc.arg(agent_ids)::uuid[]) AS agent_id, unnest(sqlc.arg(task_ids)::uuid[]) AS task_id,
+             unnest(sqlc.arg(api_key_ids)::uuid[]) AS api_key_id, unnest(sqlc.arg(sources)::text[]) AS source,
+             unnest(sqlc.arg(parameters)::jsonb[]) AS parameters, unnest(sqlc.arg(results)::jsonb[]) AS result,
+             unnest(sqlc.arg(errors)::text[]) AS error, unnest(sqlc.arg(execution_time_ms)::integer[]) AS execution_time_ms,
+             unnest(sqlc.arg(tokens_used)::bigint[]) AS tokens_used, unnest(sqlc.arg(costs)::numeric[]) AS cost,
+             unnest(sqlc.arg(created_at)::timestamptz[]) AS created_at) AS u;

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"log/slog"
@@ -79,9 +80,19 @@ type CreateParams struct {
 }
 
 // Publisher receives the key.created and key.revoked events, which keep
-// open key lists live on every instance.
+// open key lists live on every instance, and hands the key.revoked events
+// of every instance to the key cache (events.Bus; events.Hub in one
+// process).
 type Publisher interface {
 	Publish(e events.Event)
+	Subscribe(buffer int, filter func(events.Event) bool) *events.Subscription
+}
+
+// budgetCloser is implemented by a limiter shared between instances
+// (ratelimit.Fallback over Redis): closing a revoked key's budget there is
+// what refuses the key on instances that still hold it in a cache.
+type budgetCloser interface {
+	Close(ctx context.Context, key string) error
 }
 
 // Service creates, lists, revokes and verifies API keys.
@@ -93,12 +104,19 @@ type Service struct {
 	defaultRateLimit int
 	logger           *slog.Logger
 	now              func() time.Time
+
+	// cache holds verified keys (cache.go); stop and done run its
+	// revocation listener.
+	cache *keyCache
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 // NewService returns the key service. defaultRateLimit applies to keys
 // created without one.
 func NewService(queries *db.Queries, limiter Limiter, usage *UsageRecorder, publisher Publisher, defaultRateLimit int, logger *slog.Logger) *Service {
-	return &Service{queries: queries, limiter: limiter, usage: usage, publisher: publisher, defaultRateLimit: defaultRateLimit, logger: logger, now: time.Now}
+	return &Service{queries: queries, limiter: limiter, usage: usage, publisher: publisher, defaultRateLimit: defaultRateLimit, logger: logger, now: time.Now,
+		cache: newKeyCache()}
 }
 
 // publish sends a key event; the data is the key as listed, never its
@@ -234,17 +252,29 @@ func (s *Service) List(ctx context.Context, f ListFilter, cursor string, limit i
 	return out, nil
 }
 
-// Revoke makes a key unusable from the next request on. Revoking a revoked
-// key is not an error and keeps the first revocation time.
+// Revoke makes a key unusable from the next request on, on every instance
+// (see cache.go for how). Revoking a revoked key is not an error and keeps
+// the first revocation time.
 func (s *Service) Revoke(ctx context.Context, id uuid.UUID) (Key, error) {
 	row, err := s.queries.APIKeyRevoke(ctx, id)
 	if err != nil {
 		return Key{}, db.MapError(err, "API key "+id.String())
 	}
+	s.cache.forgetKey(id)
+	if c, ok := s.limiter.(budgetCloser); ok {
+		if err := c.Close(ctx, limiterKey(id)); err != nil {
+			// The revocation stands; other instances learn of it from the
+			// event, or, failing that, within the cache's bound.
+			s.logger.WarnContext(ctx, "revoked key: could not close its budget in Redis; other instances refuse it once they hear the event, or within the key cache's lifetime", "key_id", id, "ttl", keyCacheTTL, "err", err)
+		}
+	}
 	key := keyFromRow(row)
 	s.publish(events.KeyRevoked, key)
 	return key, nil
 }
+
+// limiterKey is the rate-limit key of an API key.
+func limiterKey(id uuid.UUID) string { return "key:" + id.String() }
 
 // CountActive returns how many keys can be used now.
 func (s *Service) CountActive(ctx context.Context) (int64, error) {
@@ -259,8 +289,9 @@ func errBadKey() error {
 }
 
 // Authenticate checks a presented key in the order the specification sets:
-// it exists, is active and not revoked, is not expired. It records the use
-// for last_used_at (written in batches).
+// it exists, is active and not revoked, is not expired. It reads the key
+// from the database (sign-in uses it; requests go through Verify and the
+// cache). It records the use for last_used_at (written in batches).
 func (s *Service) Authenticate(ctx context.Context, presented string) (Principal, error) {
 	if presented == "" {
 		return Principal{}, apperr.E(apperr.Unauthorized, "an API key is required: send `Authorization: Bearer bmcp_…` or `X-API-Key: bmcp_…`")
@@ -268,7 +299,14 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (Principal
 	if !wellFormed(presented) {
 		return Principal{}, errBadKey()
 	}
-	hash := HashKey(presented)
+	hash := sha256.Sum256([]byte(presented))
+	return s.authenticate(ctx, hash)
+}
+
+// authenticate looks the key up in the database, and caches it when it is
+// usable.
+func (s *Service) authenticate(ctx context.Context, h [32]byte) (Principal, error) {
+	hash := h[:]
 	row, err := s.queries.APIKeyGetByHash(ctx, hash)
 	if err != nil {
 		if err = db.MapError(err, "API key"); apperr.Is(err, apperr.NotFound) {
@@ -292,21 +330,47 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (Principal
 	}
 	s.usage.Record(row.ID, now)
 	key := keyFromRow(row)
-	return Principal{KeyID: key.ID, Name: key.Name, Prefix: key.Prefix, Scopes: key.Scopes, RateLimit: key.RateLimit, ExpiresAt: key.ExpiresAt}, nil
+	p := Principal{KeyID: key.ID, Name: key.Name, Prefix: key.Prefix, Scopes: key.Scopes, RateLimit: key.RateLimit, ExpiresAt: key.ExpiresAt}
+	s.cache.put(h, p, now)
+	return p, nil
 }
 
-// Verify runs the whole chain for a request: Authenticate, then the key's
-// rate limit. The returned Result is valid whenever the key was valid, also
-// with a RateLimited error, so callers can always send the RateLimit-*
-// headers. The scope check is the caller's next step (Principal.Require).
+// Verify runs the whole chain for a request: the key (from the cache, or
+// the database), then the key's rate limit. The returned Result is valid
+// whenever the key was valid, also with a RateLimited error, so callers can
+// always send the RateLimit-* headers. The scope check is the caller's next
+// step (Principal.Require).
 func (s *Service) Verify(ctx context.Context, presented string) (Principal, ratelimit.Result, error) {
-	p, err := s.Authenticate(ctx, presented)
+	if presented == "" || !wellFormed(presented) {
+		_, err := s.Authenticate(ctx, presented)
+		return Principal{}, ratelimit.Result{}, err
+	}
+	hash := sha256.Sum256([]byte(presented))
+	now := s.now()
+	p, cached := s.cache.get(hash, now)
+	if cached {
+		if p.ExpiresAt != nil && !now.Before(*p.ExpiresAt) {
+			s.cache.forget(hash)
+			return Principal{}, ratelimit.Result{}, errBadKey()
+		}
+		s.usage.Record(p.KeyID, now)
+	} else {
+		var err error
+		if p, err = s.authenticate(ctx, hash); err != nil {
+			return Principal{}, ratelimit.Result{}, err
+		}
+	}
+	res, err := s.limiter.Allow(ctx, limiterKey(p.KeyID), p.RateLimit)
 	if err != nil {
 		return Principal{}, ratelimit.Result{}, err
 	}
-	res, err := s.limiter.Allow(ctx, "key:"+p.KeyID.String(), p.RateLimit)
-	if err != nil {
-		return Principal{}, ratelimit.Result{}, err
+	if res.Closed || (cached && res.Degraded) {
+		// Revoked on some instance (closed), or Redis could not tell
+		// (degraded): the cached entry proves nothing, the database decides.
+		s.cache.forget(hash)
+		if p, err = s.authenticate(ctx, hash); err != nil {
+			return Principal{}, ratelimit.Result{}, err
+		}
 	}
 	if !res.Allowed {
 		return p, res, apperr.E(apperr.RateLimited, "rate limit of %d requests per minute exceeded for this API key; retry in %s", p.RateLimit, res.RetryAfter.Round(time.Second).String())

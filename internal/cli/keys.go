@@ -57,9 +57,15 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	bus := events.NewBus(events.NewHub(), redisClient, cfg.RedisPrefix, logger)
 	bus.Start(ctx)
 	defer bus.Stop()
-	// The CLI never authenticates requests: the usage recorder and limiter
-	// are there only to satisfy the service's constructor.
-	svc := auth.NewService(queries, ratelimit.NewLocal(nil), auth.NewUsageRecorder(queries, time.Minute, logger), bus, cfg.RateLimitPerMinute, logger)
+	// The CLI never authenticates requests: the usage recorder is there only
+	// to satisfy the service's constructor; the limiter is where a revoked
+	// key's budget is closed, which refuses it on every server at once.
+	var shared ratelimit.Limiter
+	if redisClient != nil {
+		shared = ratelimit.NewRedis(redisClient, cfg.RedisPrefix)
+	}
+	limiter := ratelimit.NewFallback(shared, nil, logger, nil)
+	svc := auth.NewService(queries, limiter, auth.NewUsageRecorder(queries, time.Minute, logger), bus, cfg.RateLimitPerMinute, logger)
 
 	switch sub {
 	case "create":

@@ -31,6 +31,9 @@ const (
 	// only admin streams see them.
 	KeyCreated = "key.created"
 	KeyRevoked = "key.revoked"
+	// ToolStatus says a tool was enabled or disabled ({"name", "status"}):
+	// every instance reloads its tool statuses.
+	ToolStatus = "tool.status"
 )
 
 // Types lists every event type, for validating filters and documenting them.
@@ -38,6 +41,7 @@ func Types() []string {
 	return []string{
 		ToolExecuted, TaskCreated, TaskAssigned, TaskProgress, TaskCompleted,
 		TaskFailed, TaskCancelled, AgentStatus, MessageSent, KeyCreated, KeyRevoked,
+		ToolStatus,
 	}
 }
 

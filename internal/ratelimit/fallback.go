@@ -85,7 +85,22 @@ func (f *Fallback) Allow(ctx context.Context, key string, perMinute int) (Result
 		}
 	}
 	f.onFallback()
-	return f.local.Allow(ctx, key, perMinute)
+	res, err := f.local.Allow(ctx, key, perMinute)
+	res.Degraded = true
+	return res, err
+}
+
+// Close closes key's budget in the shared limiter (see Redis.Close). With
+// no shared limiter there is nothing to tell other instances, and nil is
+// returned.
+func (f *Fallback) Close(ctx context.Context, key string) error {
+	c, ok := f.primary.(interface {
+		Close(ctx context.Context, key string) error
+	})
+	if !ok {
+		return nil
+	}
+	return c.Close(ctx, key)
 }
 
 // Degraded reports whether the primary failed on its last call, with that

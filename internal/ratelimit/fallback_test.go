@@ -64,7 +64,9 @@ func TestFallbackRedisKilledAndRestarted(t *testing.T) {
 
 	// Healthy: Redis answers.
 	require.Equal(t, 4, allow("key").Remaining)
-	require.Equal(t, 3, allow("key").Remaining)
+	healthy := allow("key")
+	require.Equal(t, 3, healthy.Remaining)
+	require.False(t, healthy.Degraded)
 	require.Zero(t, fallbacks.Load())
 	degraded, err := f.Degraded()
 	require.False(t, degraded)
@@ -79,6 +81,7 @@ func TestFallbackRedisKilledAndRestarted(t *testing.T) {
 	require.Less(t, time.Since(began), 2*time.Second, "a dead Redis must not hold the request")
 	require.True(t, res.Allowed)
 	require.Equal(t, 4, res.Remaining, "answered by the local limiter, which has not seen this key")
+	require.True(t, res.Degraded, "the caller learns that the shared limiter was not asked")
 	require.EqualValues(t, 1, fallbacks.Load())
 	degraded, err = f.Degraded()
 	require.True(t, degraded)

@@ -66,6 +66,15 @@ type Result struct {
 	// ResetAfter is how long until the key's budget is full again, that
 	// is until a burst of Limit requests would be allowed.
 	ResetAfter time.Duration
+	// Closed reports that the key's budget was closed for good (Close):
+	// the key was revoked, and the caller must not let it in whatever its
+	// own records say. Closed implies !Allowed.
+	Closed bool
+	// Degraded reports that the shared limiter failed and the answer came
+	// from this process alone: the limit held per instance, and whatever
+	// the other instances told the shared limiter (a closed budget) was not
+	// seen.
+	Degraded bool
 }
 
 // Limiter decides whether one more request for key is allowed under a limit

@@ -217,3 +217,39 @@ func TestRedisCanceledContext(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.False(t, apperr.Is(err, apperr.Unavailable), "a canceled request says nothing about Redis")
 }
+
+// A closed budget (a revoked key) is refused on every limiter sharing the
+// Redis, in the answer of the request's own round trip, and says so; other
+// keys are untouched. The test also pins the coupling to redis_rate's state
+// format that Close relies on.
+func TestRedisClose(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rdb := newTestClient(t, testRedisURL(t))
+	prefix := uniquePrefix(t)
+	a, b := NewRedis(rdb, prefix), NewRedis(rdb, prefix)
+
+	res, err := b.Allow(ctx, "key:1", 100)
+	require.NoError(t, err)
+	require.True(t, res.Allowed)
+	require.False(t, res.Closed)
+
+	require.NoError(t, a.Close(ctx, "key:1"))
+	for _, perMinute := range []int{1, 100, MaxPerMinute} {
+		res, err = b.Allow(ctx, "key:1", perMinute)
+		require.NoError(t, err)
+		require.False(t, res.Allowed)
+		require.True(t, res.Closed, "at %d per minute", perMinute)
+	}
+	ttl, err := rdb.TTL(ctx, "rate:"+prefix+"key:1").Result()
+	require.NoError(t, err)
+	require.Positive(t, ttl, "the mark expires")
+
+	// A key denied by its limit is not closed.
+	for range 2 {
+		res, err = b.Allow(ctx, "key:2", 1)
+		require.NoError(t, err)
+	}
+	require.False(t, res.Allowed)
+	require.False(t, res.Closed)
+}

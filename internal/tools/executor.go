@@ -42,11 +42,12 @@ type Executor struct {
 	events   Publisher
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
+	log      *execLog
 }
 
 // NewExecutor returns the executor.
 func NewExecutor(registry *Registry, queries *db.Queries, publisher Publisher, m *metrics.Metrics, logger *slog.Logger) *Executor {
-	return &Executor{registry: registry, queries: queries, events: publisher, metrics: m, logger: logger}
+	return &Executor{registry: registry, queries: queries, events: publisher, metrics: m, logger: logger, log: newExecLog(queries)}
 }
 
 // Registry returns the tools the executor runs.
@@ -98,12 +99,12 @@ func (e *Executor) Execute(ctx context.Context, req Request) (Execution, error) 
 	if !ok {
 		return Execution{}, e.registry.unknown(req.Tool)
 	}
-	row, err := e.queries.ToolGet(ctx, req.Tool)
+	status, err := e.registry.Status(ctx, req.Tool)
 	switch {
-	case err == nil && row.Status == StatusDisabled:
+	case err != nil:
+		return Execution{}, err
+	case status == StatusDisabled:
 		return Execution{}, apperr.E(apperr.Conflict, "tool %s is disabled by an administrator", req.Tool)
-	case err != nil && !apperr.Is(db.MapError(err, "tool"), apperr.NotFound):
-		return Execution{}, db.MapError(err, "tool "+req.Tool)
 	}
 
 	start := time.Now()
@@ -240,15 +241,13 @@ func (e *Executor) record(ctx context.Context, exec *Execution, lease int64) err
 		}
 		return nil
 	}
-	_, err = e.queries.ToolExecutionCreate(recordCtx, db.ToolExecutionCreateParams{
+	// Written by group commit with the records of concurrent calls, and
+	// committed before this returns.
+	return e.log.write(ctx, db.ToolExecutionCreateParams{
 		ID: exec.ID, ToolName: exec.ToolName, AgentID: exec.AgentID, TaskID: exec.TaskID, ApiKeyID: exec.APIKeyID,
 		Source: string(exec.Source), Parameters: exec.Parameters, Result: exec.Result, Error: errText,
 		ExecutionTimeMs: int32(exec.DurationMS), TokensUsed: exec.TokensUsed, Cost: exec.Cost, CreatedAt: exec.CreatedAt,
 	})
-	if err != nil {
-		return db.MapError(err, "tool execution")
-	}
-	return nil
 }
 
 func (e *Executor) observe(exec Execution) {
