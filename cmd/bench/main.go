@@ -120,9 +120,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.short {
 		setIfUnset(fs, "rounds", func() { o.rounds = 1 })
 		setIfUnset(fs, "mcp-warm", func() { o.mcpWarm = 100 * time.Millisecond })
-		setIfUnset(fs, "mcp-duration", func() { o.mcpDuration = 500 * time.Millisecond })
-		setIfUnset(fs, "mcp-clients", func() { mcpClients = "1,4" })
-		setIfUnset(fs, "tasks", func() { o.tasks = 10 })
+		setIfUnset(fs, "mcp-duration", func() { o.mcpDuration = 300 * time.Millisecond })
+		setIfUnset(fs, "mcp-clients", func() { mcpClients = "2" })
+		setIfUnset(fs, "tasks", func() { o.tasks = 6 })
 		setIfUnset(fs, "task-workers", func() { workers = "4" })
 		setIfUnset(fs, "finance-agents", func() { o.financeAgents = 3 })
 		setIfUnset(fs, "task-timeout", func() { o.taskTimeout = 60 * time.Second })
