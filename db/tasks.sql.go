@@ -1077,6 +1077,37 @@ func (q *Queries) TaskProgress(ctx context.Context, arg TaskProgressParams) erro
 	return err
 }
 
+const taskProgressEvent = `-- name: TaskProgressEvent :exec
+WITH p AS (
+    UPDATE agents.tasks AS t SET progress = greatest(t.progress, $3::smallint)
+    WHERE t.id = $4::uuid AND t.lease = $5::bigint AND t.status = 'processing'
+    RETURNING t.id AS task_id
+)
+INSERT INTO agents.task_events (task_id, type, message, data)
+SELECT p.task_id, 'progress', $1::text, $2::jsonb FROM p
+`
+
+type TaskProgressEventParams struct {
+	Message  string
+	Data     json.RawMessage
+	Progress int16
+	TaskID   uuid.UUID
+	Lease    int64
+}
+
+// TaskProgressEvent records a task's progress and its timeline entry in one
+// statement (one round trip), only while the worker holds the lease.
+func (q *Queries) TaskProgressEvent(ctx context.Context, arg TaskProgressEventParams) error {
+	_, err := q.db.Exec(ctx, taskProgressEvent,
+		arg.Message,
+		arg.Data,
+		arg.Progress,
+		arg.TaskID,
+		arg.Lease,
+	)
+	return err
+}
+
 const taskProgressLeased = `-- name: TaskProgressLeased :exec
 UPDATE agents.tasks SET progress = greatest(progress, $1::smallint)
 WHERE id = $2 AND lease = $3 AND status = 'processing'

@@ -362,3 +362,14 @@ WHERE id = sqlc.arg(id);
 -- TaskParkedAny reports whether any task waits for an agent.
 -- name: TaskParkedAny :one
 SELECT EXISTS (SELECT 1 FROM agents.tasks WHERE parked_at IS NOT NULL AND status IN ('pending', 'assigned')) AS parked;
+
+-- TaskProgressEvent records a task's progress and its timeline entry in one
+-- statement (one round trip), only while the worker holds the lease.
+-- name: TaskProgressEvent :exec
+WITH p AS (
+    UPDATE agents.tasks AS t SET progress = greatest(t.progress, sqlc.arg(progress)::smallint)
+    WHERE t.id = sqlc.arg(task_id)::uuid AND t.lease = sqlc.arg(lease)::bigint AND t.status = 'processing'
+    RETURNING t.id AS task_id
+)
+INSERT INTO agents.task_events (task_id, type, message, data)
+SELECT p.task_id, 'progress', sqlc.arg(message)::text, sqlc.arg(data)::jsonb FROM p;
