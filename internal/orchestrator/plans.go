@@ -117,7 +117,11 @@ func (s *Service) run(ctx context.Context, task db.Task, agent db.Agent) (json.R
 		}
 	}
 	if ownWork {
-		s.progress(ctx, task, max(10, currentProgress(ctx, s, task)), "running "+p.tool)
+		pct := 10
+		if len(delegates) > 0 {
+			pct = max(pct, currentProgress(ctx, s, task)) // where waiting for the parts left it
+		}
+		s.progress(ctx, task, pct, "running "+p.tool)
 		main, err := s.callTool(ctx, task, agent, p.tool, args)
 		if err != nil {
 			return nil, err

@@ -443,10 +443,10 @@ func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) (db.Task
 
 // progress records and publishes a task's progress.
 func (s *Service) progress(ctx context.Context, task db.Task, pct int, msg string) {
-	if err := s.queries.TaskProgressLeased(ctx, db.TaskProgressLeasedParams{ID: task.ID, Lease: task.Lease, Progress: int16(pct)}); err != nil {
+	if err := s.queries.TaskProgressEvent(ctx, db.TaskProgressEventParams{TaskID: task.ID, Lease: task.Lease, Progress: int16(pct),
+		Message: msg, Data: mustJSON(map[string]any{"progress": pct})}); err != nil {
 		return
 	}
-	s.timeline(ctx, task.ID, "progress", msg, map[string]any{"progress": pct})
 	t := FromRow(task)
 	t.Progress, t.Status = pct, "processing"
 	s.publish(events.TaskProgress, t)
@@ -475,7 +475,9 @@ func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, to
 		return tools.Execution{}, errLeaseLost
 	}
 	at := attemptFrom(ctx)
-	if s.pure(tool) {
+	// Under its first lease the task has had no earlier attempt whose
+	// steps could be reused: no need to look.
+	if s.pure(tool) && task.Lease > 1 {
 		params := raw
 		if at.plan {
 			params = nil // the plan's step, whatever agent ran it
