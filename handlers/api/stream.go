@@ -119,15 +119,25 @@ func (h *Handler) stream(c echo.Context) error {
 	c.Response().Status = http.StatusSwitchingProtocols
 
 	h.deps.Metrics.WebSocketClients.Inc()
-	defer h.deps.Metrics.WebSocketClients.Dec()
 	presented, _ := web.PresentedKey(req)
 	st := &eventStream{
 		conn: conn, sub: sub, principal: p, presented: presented,
 		keys: h.deps.Keys, stopping: h.deps.Stopping,
 	}
-	reason := st.run(req.Context())
-	h.mw.Logger().InfoContext(req.Context(), "event stream closed", "key_prefix", p.Prefix,
-		"reason", reason, "task_id", filter.taskID, "agent_id", filter.agentID, "types", strings.Join(filter.types, ","))
+	// The connection is served from a goroutine of its own and the
+	// request's goroutine ends here: its stack grew through the middleware,
+	// the key check and the upgrade to tens of KiB, and parked for the
+	// stream's whole life it would be most of what an idle client costs.
+	// The request's context ends with its goroutine; its values (the
+	// request id for the log) stay.
+	ctx := context.WithoutCancel(req.Context())
+	logger := h.mw.Logger()
+	go func() {
+		defer h.deps.Metrics.WebSocketClients.Dec()
+		reason := st.run(ctx)
+		logger.InfoContext(ctx, "event stream closed", "key_prefix", p.Prefix,
+			"reason", reason, "task_id", filter.taskID, "agent_id", filter.agentID, "types", strings.Join(filter.types, ","))
+	}()
 	return nil
 }
 
@@ -347,7 +357,7 @@ func (st *eventStream) run(ctx context.Context) string {
 			st.close(readDone, websocket.ClosePolicyViolation, closeKeyExpired)
 			return "key expired"
 		case <-reauth.C:
-			if !st.keyStillValid(ctx) {
+			if !onOwnStack(func() bool { return st.keyStillValid(ctx) }) {
 				st.close(readDone, websocket.ClosePolicyViolation, closeKeyNotValid)
 				return "key no longer valid"
 			}
@@ -369,6 +379,15 @@ type noWriteBuffer struct{}
 
 func (noWriteBuffer) Get() any { return nil }
 func (noWriteBuffer) Put(any)  {}
+
+// onOwnStack runs f on a goroutine of its own and returns its answer. f
+// goes deep (database, Redis); on the connection's goroutine, the stack it
+// grew would stay with the connection until garbage collections shrink it.
+func onOwnStack(f func() bool) bool {
+	c := make(chan bool, 1)
+	go func() { c <- f() }()
+	return <-c
+}
 
 // keyStillValid re-verifies the key. Only a definite refusal (revoked,
 // deactivated) ends the stream: a database or Redis outage, or the key's
