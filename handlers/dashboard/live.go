@@ -476,9 +476,9 @@ func (h *Handler) liveChannel(c echo.Context) error {
 	// meanwhile is missed; the fragments are idempotent, so seeing a change
 	// twice is harmless.
 	h.fanout.add(lc)
-	defer h.fanout.remove(lc)
 	snap, err := h.snapshot(req.Context(), topic)
 	if err != nil {
+		h.fanout.remove(lc)
 		return err
 	}
 	upgrader := websocket.Upgrader{
@@ -494,14 +494,24 @@ func (h *Handler) liveChannel(c echo.Context) error {
 	}
 	conn, err := upgrader.Upgrade(c.Response(), req, nil)
 	if err != nil {
+		h.fanout.remove(lc)
 		h.deps.Logger.DebugContext(req.Context(), "live channel upgrade failed", "err", err)
 		return nil
 	}
 	c.Response().Status = http.StatusSwitchingProtocols
 	h.deps.Metrics.LiveClients.Inc()
-	defer h.deps.Metrics.LiveClients.Dec()
-	reason := h.serveLive(req.Context(), conn, lc, snap)
-	h.deps.Logger.DebugContext(req.Context(), "live channel closed", "page", topic.page, "reason", reason)
+	// The page is served from a goroutine of its own and the request's
+	// goroutine ends here: its stack grew through the session check, the
+	// snapshot's queries and rendering to tens of KiB, and parked for the
+	// page's whole life it would be most of what an open page costs. The
+	// request's context ends with its goroutine; its values stay.
+	ctx := context.WithoutCancel(req.Context())
+	go func() {
+		defer h.deps.Metrics.LiveClients.Dec()
+		defer h.fanout.remove(lc)
+		reason := h.serveLive(ctx, conn, lc, snap)
+		h.deps.Logger.DebugContext(ctx, "live channel closed", "page", topic.page, "reason", reason)
+	}()
 	return nil
 }
 
@@ -578,7 +588,7 @@ func (h *Handler) serveLive(ctx context.Context, conn *websocket.Conn, lc *liveC
 			// Signed out in another tab, or past its absolute expiry: the
 			// session's own checks, as on every page request. (An open
 			// page counts as use, so it keeps an idle session alive.)
-			if _, err := h.deps.Sessions.Lookup(ctx, lc.token); apperr.Is(err, apperr.Unauthorized) {
+			if sessionOver(ctx, h.deps.Sessions, lc.token) {
 				closeWith(closeSessionOver, "session ended: sign in again")
 				return "session ended"
 			}
@@ -606,6 +616,19 @@ type noWriteBuffer struct{}
 
 func (noWriteBuffer) Get() any { return nil }
 func (noWriteBuffer) Put(any)  {}
+
+// sessionOver reports whether the session has definitely ended. The lookup
+// runs on a goroutine of its own: it goes deep (database), and on the
+// page's goroutine the stack it grew would stay with the page until
+// garbage collections shrink it.
+func sessionOver(ctx context.Context, sessions SessionService, token string) bool {
+	c := make(chan bool, 1)
+	go func() {
+		_, err := sessions.Lookup(ctx, token)
+		c <- apperr.Is(err, apperr.Unauthorized)
+	}()
+	return <-c
+}
 
 func sleepCtx(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
