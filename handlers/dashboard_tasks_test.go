@@ -53,6 +53,7 @@ func TestDashboardTaskFromFormToCompleted(t *testing.T) {
 	live.await(t, `id="task-live"`)
 	done := live.await(t, `id="task-live"`, `data-status="completed"`)
 	require.Contains(t, done, `data-value="100"`)
+	require.Contains(t, done, `data-testid="task-agent"`, "the agent that took the task arrives live")
 
 	resp, body = b.Get(t, taskURL)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -60,6 +61,8 @@ func TestDashboardTaskFromFormToCompleted(t *testing.T) {
 	require.Equal(t, title, testkit.ByTestID(doc, "task-heading").Text())
 	require.Equal(t, "completed", testkit.ByTestID(doc, "task-live").AttrOr("data-status", ""))
 	require.Equal(t, "100", testkit.ByTestID(doc, "task-progress").AttrOr("aria-valuenow", ""))
+	require.Regexp(t, `; created \S.* and finished \S`, strings.Join(strings.Fields(testkit.ByTestID(doc, "task-usage").Text()), " "))
+	require.NotEmpty(t, testkit.ByTestID(doc, "task-agent").AttrOr("href", ""))
 	require.Positive(t, testkit.ByTestID(doc, "task-figures").Find("table").Length(), "figures as tables")
 	report := testkit.ByTestID(doc, "task-report")
 	require.Positive(t, report.Find("h1, h2").Length(), "the Markdown report rendered")

@@ -53,7 +53,6 @@ type TaskDetailPage struct {
 	Frame
 	Task     orchestrator.Task
 	Live     TaskLive
-	Agent    *agents.Agent
 	Children []orchestrator.Task
 	// Notice explains a refused action (cancel, retry) in the page.
 	Notice string
@@ -62,7 +61,10 @@ type TaskDetailPage struct {
 // TaskLive is what changes on a task's page while it runs: rendered for
 // the page and, on every change, for the live channel.
 type TaskLive struct {
-	Task     orchestrator.Task
+	Task orchestrator.Task
+	// Agent is the agent running or that ran the task (nil before one
+	// takes it); it is live because a pending task gets one later.
+	Agent    *agents.Agent
 	Timeline []orchestrator.Event
 	Now      time.Time
 }

@@ -168,11 +168,6 @@ func (h *Handler) taskDetail(c echo.Context) error {
 		Frame: frame(c, live.Task.Title, views.URLTasks, views.URLLiveFor(livePageTask, url.Values{"id": {id.String()}})),
 		Task:  live.Task, Live: live,
 	}
-	if live.Task.AgentID != nil {
-		if a, err := h.deps.Agents.Get(ctx, *live.Task.AgentID); err == nil {
-			p.Agent = &a
-		}
-	}
 	children, err := h.deps.Tasks.List(ctx, orchestrator.Filter{ParentTaskID: &id}, "", 50)
 	if err != nil {
 		return err
@@ -190,7 +185,14 @@ func (h *Handler) taskLive(ctx context.Context, id uuid.UUID) (views.TaskLive, e
 	if err != nil {
 		return views.TaskLive{}, err
 	}
-	return views.TaskLive{Task: t, Timeline: timeline, Now: time.Now()}, nil
+	live := views.TaskLive{Task: t, Timeline: timeline, Now: time.Now()}
+	if t.AgentID != nil {
+		// A deleted agent leaves the task without one to link.
+		if a, err := h.deps.Agents.Get(ctx, *t.AgentID); err == nil {
+			live.Agent = &a
+		}
+	}
+	return live, nil
 }
 
 // taskAction cancels or retries one task. With htmx the page changes
