@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/events"
@@ -87,8 +88,12 @@ func keyID(t *testing.T, srv *testkit.Server, key string) string {
 
 var gaugeRE = regexp.MustCompile(`(?m)^bizmcp_websocket_clients (\S+)$`)
 
-func wsClients(t *testing.T, srv *testkit.Server) int {
-	t.Helper()
+// wsClients reads the bizmcp_websocket_clients gauge; t may be an
+// EventuallyWithT's *assert.CollectT.
+func wsClients(t require.TestingT, srv *testkit.Server) int {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	resp, b := srv.Do(t, http.MethodGet, "/metrics", "", nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	m := gaugeRE.FindSubmatch(b)
@@ -126,9 +131,9 @@ func TestStreamAuthentication(t *testing.T) {
 
 	conn, _, body = testkit.DialWS(t, srv, "/api/v1/stream", "", "X-API-Key", srv.AdminKey)
 	require.NotNil(t, conn, string(body))
-	require.Eventually(t, func() bool { return wsClients(t, srv) == 2 }, streamWait, 20*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Equal(c, 2, wsClients(c, srv)) }, streamWait, 20*time.Millisecond)
 	require.NoError(t, conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second)))
-	require.Eventually(t, func() bool { return wsClients(t, srv) == 1 }, streamWait, 20*time.Millisecond, "gauge follows disconnects")
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Equal(c, 1, wsClients(c, srv)) }, streamWait, 20*time.Millisecond, "gauge follows disconnects")
 }
 
 func TestStreamRefusesBadRequests(t *testing.T) {
@@ -370,7 +375,7 @@ func TestStreamDropsSlowClients(t *testing.T) {
 	fast := testkit.OpenStream(t, srv, "/api/v1/stream", srv.AdminKey)
 	inj := injector(t, srv)
 	testkit.WaitEventSubscribers(t, srv, 2)
-	require.Eventually(t, func() bool { return wsClients(t, srv) == 3 }, streamWait, 20*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Equal(c, 3, wsClients(c, srv)) }, streamWait, 20*time.Millisecond)
 
 	// Enough 1 KiB events to fill the sockets of the clients that do not
 	// read and then the 128 of the stream buffer, with room to spare. Small
@@ -408,7 +413,7 @@ func TestStreamDropsSlowClients(t *testing.T) {
 	require.Less(t, got, total)
 
 	// The stalled client is cut off when a write has waited 10s.
-	require.Eventually(t, func() bool { return wsClients(t, srv) == 1 }, 30*time.Second, 50*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Equal(c, 1, wsClients(c, srv)) }, 30*time.Second, 50*time.Millisecond)
 	require.Contains(t, srv.Logs(), "i/o timeout")
 
 	// The fast client is still served.
@@ -470,7 +475,7 @@ func TestStreamClosesOnShutdown(t *testing.T) {
 	t.Parallel()
 	srv := testkit.StartServer(t)
 	s := testkit.OpenStream(t, srv, "/api/v1/stream", srv.AdminKey)
-	require.Eventually(t, func() bool { return wsClients(t, srv) == 1 }, streamWait, 20*time.Millisecond)
+	require.EventuallyWithT(t, func(c *assert.CollectT) { assert.Equal(c, 1, wsClients(c, srv)) }, streamWait, 20*time.Millisecond)
 	done := make(chan error, 1)
 	go func() { done <- srv.Stop() }()
 	ce := s.Closed(t, streamWait)

@@ -223,7 +223,11 @@ func TestBusRecoversWhenRedisReturns(t *testing.T) {
 	// crosses, as a client would see it.
 	var got events.Event
 	require.Eventually(t, func() bool {
-		a.Publish(event(t, events.TaskCompleted, 999))
+		probe, err := events.New(events.TaskCompleted, map[string]int{"n": 999})
+		if err != nil {
+			return false
+		}
+		a.Publish(probe)
 		select {
 		case got = <-subB.C:
 			return true
