@@ -167,3 +167,47 @@ func TestMCPCancellation(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	require.Len(t, fake.Requests(), 1, "a cancelled call is not retried")
 }
+
+// Health reports each configured LLM provider, checked by listing its
+// models (no tokens spent) and reused for a minute so that polling the
+// health endpoint is not load on the provider. A provider refusing the key
+// degrades the server without making it unavailable.
+func TestHealthReportsLLMProviders(t *testing.T) {
+	t.Parallel()
+	models := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path != "/v1/models" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write([]byte(`{"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1700000000,"owned_by":"test"}]}`))
+	}
+	fine := testkit.StartFakeLLM(t, models)
+	srv := testkit.StartServer(t, withFakeLLM(fine))
+	code, h := getHealth(t, srv)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok", h.Status)
+	require.Equal(t, "up", h.Components["llm:openai"].Status, h.Components["llm:openai"].Detail)
+	getHealth(t, srv)
+	require.Len(t, fine.Requests(), 1, "the second check reuses the first")
+
+	refused := testkit.StartFakeLLM(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}`))
+	})
+	bad := testkit.StartServer(t, withFakeLLM(refused))
+	code, h = getHealth(t, bad)
+	require.Equal(t, http.StatusOK, code, "an LLM provider is optional: still serving")
+	require.Equal(t, "degraded", h.Status)
+	require.Equal(t, "down", h.Components["llm:openai"].Status)
+	require.Contains(t, h.Components["llm:openai"].Detail, "rejected the API key")
+	require.NotContains(t, h.Components["llm:openai"].Detail, "sk-test-not-a-real-key")
+
+	// The dashboard overview shows the same table.
+	b := bad.NewFormClient(t)
+	b.SignIn(t, bad.AdminKey)
+	resp, body := b.Get(t, "/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), "llm:openai")
+}

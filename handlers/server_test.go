@@ -45,6 +45,8 @@ func TestHealth(t *testing.T) {
 	require.Equal(t, "multi-instance", h.Mode)
 	require.Equal(t, "up", h.Components["database"].Status)
 	require.Equal(t, "up", h.Components["redis"].Status)
+	require.Equal(t, "up", h.Components["task_queue"].Status, h.Components["task_queue"].Detail)
+	require.NotContains(t, h.Components, "llm:openai", "no provider configured, none reported")
 	require.NotEmpty(t, h.Version)
 
 	single := testkit.StartServer(t, testkit.WithoutRedis())

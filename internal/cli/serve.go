@@ -97,11 +97,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	keys.Start(context.WithoutCancel(ctx)) // drops revoked keys from the key cache
 	defer keys.Stop()
 	sessions := auth.NewSessions(keys, queries, auth.SessionConfig{Idle: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge}, logger)
-	checker := health.NewChecker(pool, redisPinger, limiter, version)
 
 	router, err := newLLMRouter(cfg.LLM)
 	if err != nil {
 		return err
+	}
+	var components []health.Named
+	for _, p := range router.Probes() {
+		components = append(components, health.Named{Name: "llm:" + p.Name, Pinger: health.PingerFunc(p.Ping),
+			Down: "the LLM provider does not answer; llm_processor and report narratives fail until it does"})
 	}
 	if name, ok := router.Default(); ok {
 		logger.Info("LLM provider configured", "default", name)
@@ -134,6 +138,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	agentService.OnCapacity(tasks.Wake) // a new, resumed or widened agent starts waiting tasks at once
+	components = append([]health.Named{{Name: "task_queue", Pinger: health.PingerFunc(tasks.QueueHealth),
+		Down: "tasks are not being picked up (River)"}}, components...)
+	checker := health.NewChecker(pool, redisPinger, limiter, version, components...)
 	if err := m.Registry.Register(orchestrator.NewCollector(tasks)); err != nil {
 		return err
 	}

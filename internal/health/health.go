@@ -60,13 +60,25 @@ type Checker struct {
 	database Pinger
 	redis    Pinger // nil: no REDIS_URL, single instance
 	limiter  RateLimiter
+	optional []Named
 	version  string
 	started  time.Time
 }
 
-// NewChecker returns a checker; redis is nil when the server runs without Redis.
-func NewChecker(database, redis Pinger, limiter RateLimiter, version string) *Checker {
-	return &Checker{database: database, redis: redis, limiter: limiter, version: version, started: time.Now()}
+// Named is a further component: when it is down the server is degraded,
+// not unavailable, because requests are still served (the task queue, an
+// LLM provider).
+type Named struct {
+	Name   string
+	Pinger Pinger
+	// Down says what a failure means for users; the error follows it.
+	Down string
+}
+
+// NewChecker returns a checker; redis is nil when the server runs without
+// Redis.
+func NewChecker(database, redis Pinger, limiter RateLimiter, version string, more ...Named) *Checker {
+	return &Checker{database: database, redis: redis, limiter: limiter, optional: more, version: version, started: time.Now()}
 }
 
 // Check pings each component, each bounded by a short timeout so the health
@@ -108,6 +120,16 @@ func (c *Checker) Check(ctx context.Context) Report {
 		}
 	}
 	r.Components["rate_limiter"] = rl
+	for _, n := range c.optional {
+		comp := ping(ctx, n.Pinger)
+		if comp.Status != StatusUp {
+			comp.Detail = n.Down + ": " + comp.Detail
+			if r.Status == StatusOK {
+				r.Status = StatusDegraded
+			}
+		}
+		r.Components[n.Name] = comp
+	}
 	return r
 }
 

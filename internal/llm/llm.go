@@ -271,6 +271,8 @@ type provider struct {
 	// compatible servers have long understood only max_tokens.
 	maxCompletionTokens bool
 	svc                 openai.ChatCompletionService
+	models              openai.ModelService // for the health probe
+	probe               probeState
 }
 
 // Router sends completions to the configured providers. It is immutable
@@ -352,6 +354,7 @@ func New(cfg config.LLM, opts ...Option) *Router {
 			o = append(o, option.WithAPIKey(p.apiKey))
 		}
 		p.svc = openai.NewChatCompletionService(o...)
+		p.models = openai.NewModelService(o...)
 		p.info.BaseURL = redactURL(p.info.BaseURL)
 	}
 
