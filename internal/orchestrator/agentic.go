@@ -10,6 +10,7 @@ import (
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/llm"
+	"github.com/bizmcp/bizmcp/internal/validate"
 )
 
 // Bounds of the tool-calling loop.
@@ -115,7 +116,7 @@ func (s *Service) loopToolCall(ctx context.Context, task db.Task, agent db.Agent
 	exec, err := s.callTool(ctx, task, agent, call.Name, args)
 	*calls = append(*calls, map[string]any{"tool": call.Name, "execution_id": exec.ID, "status": exec.Status})
 	if err != nil {
-		b, _ := json.Marshal(map[string]string{"error": errorText(err)})
+		b, _ := json.Marshal(map[string]string{"error": validate.ErrorText(err)})
 		return string(b)
 	}
 	out := string(exec.Result)

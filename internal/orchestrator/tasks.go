@@ -543,12 +543,3 @@ func mustJSON(v any) json.RawMessage {
 	}
 	return b
 }
-
-// errorText is an error's message as the worker stores it (task error,
-// timeline entry, what the model is shown). Errors may quote a provider or
-// a tool's input, so NUL and invalid UTF-8, which PostgreSQL refuses, are
-// replaced: a failure that cannot be recorded would otherwise be retried
-// forever.
-func errorText(err error) string {
-	return validate.Clean(apperr.MessageOf(err))
-}

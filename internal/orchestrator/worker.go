@@ -16,6 +16,7 @@ import (
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/events"
 	"github.com/bizmcp/bizmcp/internal/tools"
+	"github.com/bizmcp/bizmcp/internal/validate"
 )
 
 // TaskArgs is the River job of a task.
@@ -244,7 +245,7 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		runErr = apperr.Wrap(runErr, apperr.Unavailable, "task did not finish within its timeout of %ds", task.TimeoutSeconds)
 	}
-	msg := apperr.MessageOf(runErr)
+	msg := validate.ErrorText(runErr)
 	permanent := apperr.Is(runErr, apperr.Invalid) || apperr.Is(runErr, apperr.TooLarge) || apperr.Is(runErr, apperr.Forbidden) || apperr.Is(runErr, apperr.Conflict)
 	attemptsLeft := job.Attempt < job.MaxAttempts
 	if !own {
@@ -505,7 +506,7 @@ func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, to
 		data["summary"] = clip(exec.Summary) // what a resumed attempt reuses with the result
 	}
 	if err != nil {
-		data["error"] = errorText(err)
+		data["error"] = validate.ErrorText(err)
 	}
 	s.timeline(ctx, task.ID, "tool_call", tool+" "+exec.Status, data)
 	if exec.TokensUsed > 0 || exec.Cost > 0 {

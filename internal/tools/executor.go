@@ -122,7 +122,7 @@ func (e *Executor) Execute(ctx context.Context, req Request) (Execution, error) 
 		exec.Status = "failed"
 		// The message may quote the client's input: stored as text, it
 		// must hold nothing PostgreSQL refuses.
-		exec.Error = validate.Clean(apperr.MessageOf(runErr))
+		exec.Error = validate.ErrorText(runErr)
 		exec.Result = nil
 		exec.Summary = ""
 	}

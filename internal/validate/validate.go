@@ -87,6 +87,14 @@ func Clean(s string) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
+// ErrorText is an error's message as the server stores it (a task's error,
+// a timeline entry, an execution record, what a model is shown). Errors may
+// quote a provider or a client, so the message is Cleaned: a failure that
+// PostgreSQL refuses to record would otherwise be retried forever.
+func ErrorText(err error) string {
+	return Clean(apperr.MessageOf(err))
+}
+
 // JSON checks a JSON value from outside: valid JSON of at most maxBytes
 // bytes (0: no limit), valid UTF-8, no NUL character (\u0000) and no lone
 // UTF-16 surrogate (\ud800) in any string or key, numbers within float64
