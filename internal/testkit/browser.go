@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -242,14 +243,18 @@ func (tab *Tab) OpenStatus(path string) int {
 // waits for the page it leads to, returning that page's HTTP status.
 func (tab *Tab) Submit(sel chromedp.CSS) int {
 	tab.t.Helper()
-	tab.Run(chromedp.WaitVisible(sel))
 	ctx, cancel := tab.step()
 	defer cancel()
-	resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel))
-	if err != nil {
-		tab.t.Fatalf("browser: click %s and wait for the next page: %v (page %s)", sel, err, tab.location())
+	for {
+		tab.Run(chromedp.WaitVisible(sel))
+		resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel))
+		if err == nil {
+			return int(resp.Status)
+		}
+		if !nodeSwapped(err) || ctx.Err() != nil {
+			tab.t.Fatalf("browser: click %s and wait for the next page: %v (page %s)", sel, err, tab.location())
+		}
 	}
-	return int(resp.Status)
 }
 
 // TestID selects the elements whose data-testid is id, with more CSS
@@ -265,25 +270,63 @@ func (tab *Tab) WaitFor(sel chromedp.CSS) {
 }
 
 // Text returns the visible text of the first selected element, waiting for
-// it to be visible.
+// it to be visible. The element is found and read in one evaluation in the
+// page: live pages swap rows in place, and a node found by one protocol
+// call may be gone by the next.
 func (tab *Tab) Text(sel chromedp.CSS) string {
 	tab.t.Helper()
-	tab.WaitFor(sel)
-	return strings.TrimSpace(Value(tab, chromedp.Text(sel)))
+	return strings.TrimSpace(tab.pollElement(sel, `e.offsetWidth || e.offsetHeight || e.getClientRects().length ? {v: e.innerText} : null`))
 }
 
 // Attr returns an attribute of the first selected element, waiting for it
-// to be in the page ("" when the element lacks it).
+// to be in the page ("" when the element lacks it). Like Text, it finds
+// and reads in one evaluation.
 func (tab *Tab) Attr(sel chromedp.CSS, name string) string {
 	tab.t.Helper()
-	tab.Run(chromedp.WaitReady(sel))
-	return Value(tab, chromedp.AttributeValue(sel, name)).Value
+	nameJS, _ := json.Marshal(name)
+	return tab.pollElement(sel, `({v: e.getAttribute(`+string(nameJS)+`) ?? ""})`)
 }
 
-// Click clicks the first selected element once it is visible.
+// pollElement evaluates read (an expression over e, the first element sel
+// selects, giving {v: string} or null) every 50 ms until it is not null.
+func (tab *Tab) pollElement(sel chromedp.CSS, read string) string {
+	tab.t.Helper()
+	selJS, _ := json.Marshal(string(sel))
+	expr := `(() => { const e = document.querySelector(` + string(selJS) + `); return e ? (` + read + `) : null })()`
+	ctx, cancel := tab.step()
+	defer cancel()
+	got, err := chromedp.Run(ctx, chromedp.Poll[struct{ V string }](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(BrowserStepTimeout)))
+	if err != nil {
+		tab.t.Fatalf("browser: waiting for %s: %v (page %s)", sel, err, tab.location())
+	}
+	return got.V
+}
+
+// Click clicks the first selected element once it is visible. A live
+// page may swap the element between finding it and clicking it; the click
+// is then tried again on the new one (the protocol fails before any mouse
+// event is sent, so no click is doubled).
 func (tab *Tab) Click(sel chromedp.CSS) {
 	tab.t.Helper()
-	tab.Run(chromedp.WaitVisible(sel), chromedp.Click(sel))
+	ctx, cancel := tab.step()
+	defer cancel()
+	for {
+		err := chromedp.Do(ctx, chromedp.WaitVisible(sel), chromedp.Click(sel))
+		if err == nil {
+			return
+		}
+		if !nodeSwapped(err) || ctx.Err() != nil {
+			tab.t.Fatalf("browser: click %s: %v (page %s)", sel, err, tab.location())
+		}
+	}
+}
+
+// nodeSwapped reports whether err says a node found a moment ago has left
+// the document.
+func nodeSwapped(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "No node with given id") || strings.Contains(msg, "Could not find node") ||
+		strings.Contains(msg, "Node is detached") || strings.Contains(msg, "Could not compute box model")
 }
 
 // Eval evaluates a JavaScript expression and returns its value.
