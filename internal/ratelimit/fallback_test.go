@@ -40,7 +40,7 @@ func newTestLogger() (*slog.Logger, *logBuffer) {
 }
 
 // The real test: a Redis process of our own, killed mid-test and restarted on
-// the same port, with the short client timeouts of newTestClient.
+// the same port, with the short client timeouts of newFailFastClient.
 func TestFallbackRedisKilledAndRestarted(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -48,7 +48,7 @@ func TestFallbackRedisKilledAndRestarted(t *testing.T) {
 		t.Skip("starts and kills its own redis-server; skipped under -short")
 	}
 	srv := startRedisServer(t)
-	rdb := newTestClient(t, srv.url())
+	rdb := newFailFastClient(t, srv.url())
 	logger, logs := newTestLogger()
 	var fallbacks atomic.Int64
 	f := NewFallback(NewRedis(rdb, uniquePrefix(t)), NewLocal(nil), logger, func() { fallbacks.Add(1) })
@@ -131,7 +131,7 @@ func TestFallbackRedisHung(t *testing.T) {
 		t.Skip("starts and stops its own redis-server; skipped under -short")
 	}
 	srv := startRedisServer(t)
-	rdb := newTestClient(t, srv.url())
+	rdb := newFailFastClient(t, srv.url())
 	var fallbacks atomic.Int64
 	f := NewFallback(NewRedis(rdb, uniquePrefix(t)), NewLocal(nil), nil, func() { fallbacks.Add(1) })
 	f.probeInterval = time.Hour // no probe during the test: its timing stays exact

@@ -33,11 +33,25 @@ func testRedisURL(tb testing.TB) string {
 	return url
 }
 
-// newTestClient returns a client for url that gives up quickly, closed when
-// the test ends. The short timeouts are what lets the Fallback test observe a
-// dead Redis in milliseconds; the package documentation gives the production
-// equivalents.
+// newTestClient returns a client for url with go-redis's default timeouts,
+// closed when the test ends. Tests on the shared Redis use it: under the
+// race detector on a loaded 2-core machine a round trip can take far longer
+// than it does in production, and a short timeout there made tests fail on
+// load alone.
 func newTestClient(tb testing.TB, url string) *redis.Client {
+	tb.Helper()
+	opt, err := redis.ParseURL(url)
+	require.NoError(tb, err)
+	rdb := redis.NewClient(opt)
+	tb.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// newFailFastClient returns a client for url that gives up quickly, closed
+// when the test ends. The short timeouts are what lets the Fallback tests
+// observe their own dead Redis in milliseconds; the package documentation
+// gives the production equivalents.
+func newFailFastClient(tb testing.TB, url string) *redis.Client {
 	tb.Helper()
 	opt, err := redis.ParseURL(url)
 	require.NoError(tb, err)
