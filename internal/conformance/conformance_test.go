@@ -369,12 +369,26 @@ func TestResources(t *testing.T) {
 		t.Fatal("no resource update after subscribing")
 	}
 	require.NoError(t, cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: conformance.WatchedResourceURI}))
-	time.Sleep(50 * time.Millisecond) // let an update already on the wire land
-	for len(updated) > 0 {
-		<-updated
+	// Updates already on the wire may still land (they travel on the GET
+	// stream, the unsubscribe's answer on its POST). The watcher keeps
+	// firing every 20 ms, so while the subscription lives an update comes
+	// at least every few ms of server time: a gap of 300 ms with none says
+	// the stream has stopped, and the next 300 ms must stay as quiet.
+	quiet := func(d time.Duration) bool {
+		select {
+		case <-updated:
+			return false
+		case <-time.After(d):
+			return true
+		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	require.Empty(t, updated, "updates arrived after unsubscribing")
+	deadline := time.Now().Add(10 * time.Second)
+	for !quiet(300 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("updates kept arriving for 10 s after unsubscribing")
+		}
+	}
+	require.True(t, quiet(300*time.Millisecond), "an update arrived after unsubscribing, past a quiet gap")
 }
 
 func TestPromptsAndCompletion(t *testing.T) {
