@@ -112,6 +112,7 @@ type Task struct {
 	Lease          int64
 	HeartbeatAt    *time.Time
 	ParkedAt       *time.Time
+	PartsDeadline  *time.Time
 }
 
 type TaskEvent struct {

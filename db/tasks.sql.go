@@ -55,10 +55,10 @@ WITH cand AS (
 UPDATE agents.tasks AS t
 SET status = 'processing', agent_id = $1::uuid, job_id = $2::bigint,
     started_at = coalesce(t.started_at, now()), attempts = t.attempts + 1, error_message = NULL, progress = 0,
-    lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL
+    lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL, parts_deadline = NULL
 FROM next
 WHERE t.id = next.id
-RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, next.parked_job_id
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline, next.parked_job_id
 `
 
 type TaskAdoptNextParams struct {
@@ -92,6 +92,7 @@ type TaskAdoptNextRow struct {
 	Lease          int64
 	HeartbeatAt    *time.Time
 	ParkedAt       *time.Time
+	PartsDeadline  *time.Time
 	ParkedJobID    *int64
 }
 
@@ -129,6 +130,7 @@ func (q *Queries) TaskAdoptNext(ctx context.Context, arg TaskAdoptNextParams) (T
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 		&i.ParkedJobID,
 	)
 	return i, err
@@ -150,11 +152,77 @@ func (q *Queries) TaskAverageDuration(ctx context.Context, domain string) (float
 	return seconds, err
 }
 
+const taskAwaitParts = `-- name: TaskAwaitParts :one
+WITH parts AS (
+    SELECT count(*)::int AS total,
+           (count(*) FILTER (WHERE c.status IN ('completed', 'failed', 'cancelled')))::int AS done
+    FROM agents.tasks AS c WHERE c.parent_task_id = $2::uuid
+)
+UPDATE agents.tasks AS t
+SET parts_deadline = $1::timestamptz, lease = t.lease + 1, heartbeat_at = NULL,
+    attempts = greatest(t.attempts - 1, 0),
+    progress = greatest(t.progress, (10 + 60 * parts.done / greatest(parts.total, 1))::smallint)
+FROM parts
+WHERE t.id = $2::uuid AND t.lease = $3::bigint AND t.status = 'processing' AND parts.done < parts.total
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline, parts.total, parts.done
+`
+
+type TaskAwaitPartsParams struct {
+	Deadline time.Time
+	ID       uuid.UUID
+	Lease    int64
+}
+
+type TaskAwaitPartsRow struct {
+	Task  Task
+	Total int32
+	Done  int32
+}
+
+// TaskAwaitParts suspends a running task (locked by TaskLockLeased) while
+// any of its parts is open: its attempt is not counted, its lease ends and
+// the trigger frees its agent. No row when every part has ended.
+func (q *Queries) TaskAwaitParts(ctx context.Context, arg TaskAwaitPartsParams) (TaskAwaitPartsRow, error) {
+	row := q.db.QueryRow(ctx, taskAwaitParts, arg.Deadline, arg.ID, arg.Lease)
+	var i TaskAwaitPartsRow
+	err := row.Scan(
+		&i.Task.ID,
+		&i.Task.Title,
+		&i.Task.Description,
+		&i.Task.Domain,
+		&i.Task.Priority,
+		&i.Task.Status,
+		&i.Task.AgentID,
+		&i.Task.ParentTaskID,
+		&i.Task.InputData,
+		&i.Task.OutputData,
+		&i.Task.ErrorMessage,
+		&i.Task.Progress,
+		&i.Task.Attempts,
+		&i.Task.TokensUsed,
+		&i.Task.Cost,
+		&i.Task.CreatedAt,
+		&i.Task.StartedAt,
+		&i.Task.CompletedAt,
+		&i.Task.JobID,
+		&i.Task.TimeoutSeconds,
+		&i.Task.MaxAttempts,
+		&i.Task.Lease,
+		&i.Task.HeartbeatAt,
+		&i.Task.ParkedAt,
+		&i.Task.PartsDeadline,
+		&i.Total,
+		&i.Done,
+	)
+	return i, err
+}
+
 const taskCancel = `-- name: TaskCancel :one
 UPDATE agents.tasks
-SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled'), parked_at = NULL
+SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled'), parked_at = NULL,
+    parts_deadline = NULL
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 func (q *Queries) TaskCancel(ctx context.Context, id uuid.UUID) (Task, error) {
@@ -185,15 +253,76 @@ func (q *Queries) TaskCancel(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
+}
+
+const taskCancelOpenParts = `-- name: TaskCancelOpenParts :many
+UPDATE agents.tasks
+SET status = 'cancelled', completed_at = now(), error_message = $1, parked_at = NULL, heartbeat_at = NULL
+WHERE parent_task_id = $2 AND status IN ('pending', 'assigned', 'processing')
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
+`
+
+type TaskCancelOpenPartsParams struct {
+	Reason   *string
+	ParentID *uuid.UUID
+}
+
+// TaskCancelOpenParts cancels a task's parts that have not ended (the task
+// was cancelled or timed out); the parent is locked first.
+func (q *Queries) TaskCancelOpenParts(ctx context.Context, arg TaskCancelOpenPartsParams) ([]Task, error) {
+	rows, err := q.db.Query(ctx, taskCancelOpenParts, arg.Reason, arg.ParentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Task{}
+	for rows.Next() {
+		var i Task
+		if err := rows.Scan(
+			&i.ID,
+			&i.Title,
+			&i.Description,
+			&i.Domain,
+			&i.Priority,
+			&i.Status,
+			&i.AgentID,
+			&i.ParentTaskID,
+			&i.InputData,
+			&i.OutputData,
+			&i.ErrorMessage,
+			&i.Progress,
+			&i.Attempts,
+			&i.TokensUsed,
+			&i.Cost,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.CompletedAt,
+			&i.JobID,
+			&i.TimeoutSeconds,
+			&i.MaxAttempts,
+			&i.Lease,
+			&i.HeartbeatAt,
+			&i.ParkedAt,
+			&i.PartsDeadline,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const taskComplete = `-- name: TaskComplete :one
 UPDATE agents.tasks
 SET status = 'completed', output_data = $2, progress = 100, completed_at = now()
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskCompleteParams struct {
@@ -229,6 +358,7 @@ func (q *Queries) TaskComplete(ctx context.Context, arg TaskCompleteParams) (Tas
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -237,7 +367,7 @@ const taskCompleteLeased = `-- name: TaskCompleteLeased :one
 UPDATE agents.tasks
 SET status = 'completed', output_data = $1, progress = 100, completed_at = now(), heartbeat_at = NULL
 WHERE id = $2 AND lease = $3 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskCompleteLeasedParams struct {
@@ -274,6 +404,7 @@ func (q *Queries) TaskCompleteLeased(ctx context.Context, arg TaskCompleteLeased
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -316,7 +447,7 @@ INSERT INTO agents.tasks (id, title, description, domain, priority, input_data, 
                           agent_id, status)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::uuid,
         CASE WHEN $10::uuid IS NULL THEN 'pending' ELSE 'assigned' END)
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskCreateParams struct {
@@ -373,6 +504,7 @@ func (q *Queries) TaskCreate(ctx context.Context, arg TaskCreateParams) (Task, e
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -444,7 +576,7 @@ const taskFail = `-- name: TaskFail :one
 UPDATE agents.tasks
 SET status = 'failed', error_message = $2, completed_at = now()
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskFailParams struct {
@@ -480,6 +612,7 @@ func (q *Queries) TaskFail(ctx context.Context, arg TaskFailParams) (Task, error
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -488,7 +621,7 @@ const taskFailLeased = `-- name: TaskFailLeased :one
 UPDATE agents.tasks
 SET status = 'failed', error_message = $1, completed_at = now(), heartbeat_at = NULL
 WHERE id = $2 AND lease = $3 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskFailLeasedParams struct {
@@ -525,15 +658,17 @@ func (q *Queries) TaskFailLeased(ctx context.Context, arg TaskFailLeasedParams) 
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
 
 const taskFailOpen = `-- name: TaskFailOpen :one
 UPDATE agents.tasks
-SET status = 'failed', error_message = $1, completed_at = now(), lease = lease + 1, heartbeat_at = NULL
+SET status = 'failed', error_message = $1, completed_at = now(), lease = lease + 1, heartbeat_at = NULL,
+    parts_deadline = NULL
 WHERE id = $2 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskFailOpenParams struct {
@@ -571,12 +706,13 @@ func (q *Queries) TaskFailOpen(ctx context.Context, arg TaskFailOpenParams) (Tas
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
 
 const taskGet = `-- name: TaskGet :one
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks WHERE id = $1
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline FROM agents.tasks WHERE id = $1
 `
 
 func (q *Queries) TaskGet(ctx context.Context, id uuid.UUID) (Task, error) {
@@ -607,13 +743,14 @@ func (q *Queries) TaskGet(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
 
 const taskGetOpenByJob = `-- name: TaskGetOpenByJob :one
 
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline FROM agents.tasks
 WHERE job_id = $1 AND status IN ('pending', 'assigned', 'processing')
 LIMIT 1
 `
@@ -655,6 +792,7 @@ func (q *Queries) TaskGetOpenByJob(ctx context.Context, jobID *int64) (Task, err
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -713,7 +851,7 @@ func (q *Queries) TaskLeaseHeld(ctx context.Context, arg TaskLeaseHeldParams) (b
 }
 
 const taskList = `-- name: TaskList :many
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline FROM agents.tasks
 WHERE ($1::text IS NULL OR status = $1)
   AND ($2::text IS NULL OR domain = $2)
   AND ($3::text IS NULL OR priority = $3)
@@ -788,6 +926,7 @@ func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, err
 			&i.Lease,
 			&i.HeartbeatAt,
 			&i.ParkedAt,
+			&i.PartsDeadline,
 		); err != nil {
 			return nil, err
 		}
@@ -800,7 +939,7 @@ func (q *Queries) TaskList(ctx context.Context, arg TaskListParams) ([]Task, err
 }
 
 const taskListOpenByJobs = `-- name: TaskListOpenByJobs :many
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline FROM agents.tasks
 WHERE job_id = ANY($1::bigint[]) AND status IN ('pending', 'assigned', 'processing')
 `
 
@@ -840,6 +979,7 @@ func (q *Queries) TaskListOpenByJobs(ctx context.Context, jobIds []int64) ([]Tas
 			&i.Lease,
 			&i.HeartbeatAt,
 			&i.ParkedAt,
+			&i.PartsDeadline,
 		); err != nil {
 			return nil, err
 		}
@@ -851,8 +991,99 @@ func (q *Queries) TaskListOpenByJobs(ctx context.Context, jobIds []int64) ([]Tas
 	return items, nil
 }
 
+const taskLockAwaiting = `-- name: TaskLockAwaiting :one
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline FROM agents.tasks
+WHERE id = $1 AND job_id = $2 AND status = 'processing' AND parts_deadline IS NOT NULL
+FOR NO KEY UPDATE
+`
+
+type TaskLockAwaitingParams struct {
+	ID    uuid.UUID
+	JobID *int64
+}
+
+// TaskLockAwaiting locks a task waiting for its parts whose current job is
+// job_id (the job scheduled at its deadline).
+func (q *Queries) TaskLockAwaiting(ctx context.Context, arg TaskLockAwaitingParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskLockAwaiting, arg.ID, arg.JobID)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+		&i.ParkedAt,
+		&i.PartsDeadline,
+	)
+	return i, err
+}
+
+const taskLockLeased = `-- name: TaskLockLeased :one
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline FROM agents.tasks
+WHERE id = $1 AND lease = $2 AND status = 'processing'
+FOR NO KEY UPDATE
+`
+
+type TaskLockLeasedParams struct {
+	ID    uuid.UUID
+	Lease int64
+}
+
+// TaskLockLeased locks a running task under the worker's lease.
+func (q *Queries) TaskLockLeased(ctx context.Context, arg TaskLockLeasedParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskLockLeased, arg.ID, arg.Lease)
+	var i Task
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Domain,
+		&i.Priority,
+		&i.Status,
+		&i.AgentID,
+		&i.ParentTaskID,
+		&i.InputData,
+		&i.OutputData,
+		&i.ErrorMessage,
+		&i.Progress,
+		&i.Attempts,
+		&i.TokensUsed,
+		&i.Cost,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.CompletedAt,
+		&i.JobID,
+		&i.TimeoutSeconds,
+		&i.MaxAttempts,
+		&i.Lease,
+		&i.HeartbeatAt,
+		&i.ParkedAt,
+		&i.PartsDeadline,
+	)
+	return i, err
+}
+
 const taskLockOpen = `-- name: TaskLockOpen :one
-SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at FROM agents.tasks
+SELECT id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline FROM agents.tasks
 WHERE id = $1 AND job_id = $2 AND status IN ('pending', 'assigned', 'processing')
 FOR UPDATE SKIP LOCKED
 `
@@ -892,8 +1123,34 @@ func (q *Queries) TaskLockOpen(ctx context.Context, arg TaskLockOpenParams) (Tas
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
+}
+
+const taskLockParentOf = `-- name: TaskLockParentOf :one
+
+SELECT p.id FROM agents.tasks AS p
+WHERE p.id = (SELECT c.parent_task_id FROM agents.tasks AS c WHERE c.id = $1)
+FOR NO KEY UPDATE OF p
+`
+
+// Waiting for delegated parts without holding a worker or an agent. A task
+// that has asked for its parts suspends (TaskAwaitParts): it stays
+// processing with parts_deadline set, which counts it out of its agent
+// (migration 00008), and its job ends. Every transaction that ends a part
+// locks the parent first (TaskLockParentOf) and then settles it
+// (TaskPartsSettle): progress while parts are open, and back in line with a
+// job available at once when the last one ends. Locking the parent before
+// counting, in a separate statement, means two parts ending together, or a
+// part ending while its parent suspends, always see each other.
+// TaskLockParentOf locks the parent of a task, if it has one, before the
+// task's outcome is written.
+func (q *Queries) TaskLockParentOf(ctx context.Context, taskID uuid.UUID) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, taskLockParentOf, taskID)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
 }
 
 const taskOrphanRequeue = `-- name: TaskOrphanRequeue :one
@@ -902,7 +1159,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
     lease = lease + 1, heartbeat_at = NULL, error_message = $1
 WHERE id = $2 AND status IN ('pending', 'assigned', 'processing')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskOrphanRequeueParams struct {
@@ -939,6 +1196,7 @@ func (q *Queries) TaskOrphanRequeue(ctx context.Context, arg TaskOrphanRequeuePa
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -994,7 +1252,7 @@ func (q *Queries) TaskParkedAny(ctx context.Context) (bool, error) {
 }
 
 const taskParkedWakeable = `-- name: TaskParkedWakeable :many
-SELECT t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at FROM agents.tasks AS t
+SELECT t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline FROM agents.tasks AS t
 WHERE t.parked_at IS NOT NULL AND t.status IN ('pending', 'assigned')
   AND EXISTS (
       SELECT 1 FROM agents.agents AS a
@@ -1051,6 +1309,7 @@ func (q *Queries) TaskParkedWakeable(ctx context.Context, arg TaskParkedWakeable
 			&i.Lease,
 			&i.HeartbeatAt,
 			&i.ParkedAt,
+			&i.PartsDeadline,
 		); err != nil {
 			return nil, err
 		}
@@ -1060,6 +1319,67 @@ func (q *Queries) TaskParkedWakeable(ctx context.Context, arg TaskParkedWakeable
 		return nil, err
 	}
 	return items, nil
+}
+
+const taskPartsSettle = `-- name: TaskPartsSettle :one
+WITH parts AS (
+    SELECT count(*)::int AS total,
+           (count(*) FILTER (WHERE c.status IN ('completed', 'failed', 'cancelled')))::int AS done
+    FROM agents.tasks AS c WHERE c.parent_task_id = $1::uuid
+)
+UPDATE agents.tasks AS t
+SET progress = greatest(t.progress, (10 + 60 * parts.done / greatest(parts.total, 1))::smallint),
+    status = CASE WHEN parts.done >= parts.total THEN 'pending' ELSE t.status END,
+    agent_id = CASE WHEN parts.done >= parts.total THEN NULL ELSE t.agent_id END,
+    parts_deadline = CASE WHEN parts.done >= parts.total THEN NULL ELSE t.parts_deadline END
+FROM parts
+WHERE t.id = $1::uuid AND t.status = 'processing' AND t.parts_deadline IS NOT NULL
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline, parts.total, parts.done
+`
+
+type TaskPartsSettleRow struct {
+	Task  Task
+	Total int32
+	Done  int32
+}
+
+// TaskPartsSettle, on a task waiting for its parts and already locked,
+// moves its progress with the parts that ended and, once all have, puts it
+// back in line (pending, no agent) to write its report. It returns the task,
+// how many parts it has and how many ended; no row when it is not waiting.
+func (q *Queries) TaskPartsSettle(ctx context.Context, id uuid.UUID) (TaskPartsSettleRow, error) {
+	row := q.db.QueryRow(ctx, taskPartsSettle, id)
+	var i TaskPartsSettleRow
+	err := row.Scan(
+		&i.Task.ID,
+		&i.Task.Title,
+		&i.Task.Description,
+		&i.Task.Domain,
+		&i.Task.Priority,
+		&i.Task.Status,
+		&i.Task.AgentID,
+		&i.Task.ParentTaskID,
+		&i.Task.InputData,
+		&i.Task.OutputData,
+		&i.Task.ErrorMessage,
+		&i.Task.Progress,
+		&i.Task.Attempts,
+		&i.Task.TokensUsed,
+		&i.Task.Cost,
+		&i.Task.CreatedAt,
+		&i.Task.StartedAt,
+		&i.Task.CompletedAt,
+		&i.Task.JobID,
+		&i.Task.TimeoutSeconds,
+		&i.Task.MaxAttempts,
+		&i.Task.Lease,
+		&i.Task.HeartbeatAt,
+		&i.Task.ParkedAt,
+		&i.Task.PartsDeadline,
+		&i.Total,
+		&i.Done,
+	)
+	return i, err
 }
 
 const taskProgress = `-- name: TaskProgress :exec
@@ -1130,7 +1450,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
     error_message = 'the previous attempt was interrupted (server stopped or crashed)'
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 // TaskRecoverInterrupted requeues a task left processing by an instance
@@ -1163,53 +1483,82 @@ func (q *Queries) TaskRecoverInterrupted(ctx context.Context, id uuid.UUID) (Tas
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
 
 const taskRecoverLeased = `-- name: TaskRecoverLeased :one
-UPDATE agents.tasks
-SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
-    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
-    lease = lease + 1, heartbeat_at = NULL,
+UPDATE agents.tasks AS t
+SET status = CASE WHEN t.parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN t.parent_task_id IS NULL THEN NULL ELSE t.agent_id END,
+    lease = t.lease + 1, heartbeat_at = NULL,
     error_message = 'the previous attempt was interrupted (server stopped or crashed)'
-WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+FROM (SELECT s.id, s.agent_id FROM agents.tasks AS s
+      WHERE s.id = $1 AND s.status = 'processing' AND s.parts_deadline IS NULL
+      FOR UPDATE) AS o
+WHERE t.id = o.id
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline, o.agent_id AS held_agent_id
 `
+
+type TaskRecoverLeasedRow struct {
+	Task        Task
+	HeldAgentID *uuid.UUID
+}
 
 // TaskRecoverLeased requeues a task its own job finds still processing (the
 // previous attempt of the job died, or could not write its outcome), taking
 // the lease from that attempt in case it is in fact still alive.
-func (q *Queries) TaskRecoverLeased(ctx context.Context, id uuid.UUID) (Task, error) {
+// It returns the agent the attempt held (freed by the trigger), to be
+// announced.
+func (q *Queries) TaskRecoverLeased(ctx context.Context, id uuid.UUID) (TaskRecoverLeasedRow, error) {
 	row := q.db.QueryRow(ctx, taskRecoverLeased, id)
-	var i Task
+	var i TaskRecoverLeasedRow
 	err := row.Scan(
-		&i.ID,
-		&i.Title,
-		&i.Description,
-		&i.Domain,
-		&i.Priority,
-		&i.Status,
-		&i.AgentID,
-		&i.ParentTaskID,
-		&i.InputData,
-		&i.OutputData,
-		&i.ErrorMessage,
-		&i.Progress,
-		&i.Attempts,
-		&i.TokensUsed,
-		&i.Cost,
-		&i.CreatedAt,
-		&i.StartedAt,
-		&i.CompletedAt,
-		&i.JobID,
-		&i.TimeoutSeconds,
-		&i.MaxAttempts,
-		&i.Lease,
-		&i.HeartbeatAt,
-		&i.ParkedAt,
+		&i.Task.ID,
+		&i.Task.Title,
+		&i.Task.Description,
+		&i.Task.Domain,
+		&i.Task.Priority,
+		&i.Task.Status,
+		&i.Task.AgentID,
+		&i.Task.ParentTaskID,
+		&i.Task.InputData,
+		&i.Task.OutputData,
+		&i.Task.ErrorMessage,
+		&i.Task.Progress,
+		&i.Task.Attempts,
+		&i.Task.TokensUsed,
+		&i.Task.Cost,
+		&i.Task.CreatedAt,
+		&i.Task.StartedAt,
+		&i.Task.CompletedAt,
+		&i.Task.JobID,
+		&i.Task.TimeoutSeconds,
+		&i.Task.MaxAttempts,
+		&i.Task.Lease,
+		&i.Task.HeartbeatAt,
+		&i.Task.ParkedAt,
+		&i.Task.PartsDeadline,
+		&i.HeldAgentID,
 	)
 	return i, err
+}
+
+const taskRequestSender = `-- name: TaskRequestSender :one
+SELECT sender_id FROM agents.messages
+WHERE correlation_id = $1::uuid AND type = 'request' AND sender_id IS NOT NULL
+ORDER BY created_at
+LIMIT 1
+`
+
+// TaskRequestSender is the agent that asked for a delegated part (the
+// sender of its request), to whom its response goes.
+func (q *Queries) TaskRequestSender(ctx context.Context, taskID uuid.UUID) (*uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, taskRequestSender, taskID)
+	var sender_id *uuid.UUID
+	err := row.Scan(&sender_id)
+	return sender_id, err
 }
 
 const taskRequeue = `-- name: TaskRequeue :one
@@ -1217,7 +1566,7 @@ UPDATE agents.tasks
 SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     error_message = $2, agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
 WHERE id = $1 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskRequeueParams struct {
@@ -1256,6 +1605,7 @@ func (q *Queries) TaskRequeue(ctx context.Context, arg TaskRequeueParams) (Task,
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -1266,7 +1616,7 @@ SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END
     error_message = $1, heartbeat_at = NULL,
     agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END
 WHERE id = $2 AND lease = $3 AND status = 'processing'
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskRequeueLeasedParams struct {
@@ -1305,6 +1655,7 @@ func (q *Queries) TaskRequeueLeased(ctx context.Context, arg TaskRequeueLeasedPa
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -1313,9 +1664,9 @@ const taskRetry = `-- name: TaskRetry :one
 UPDATE agents.tasks
 SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
-    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL, parts_deadline = NULL
 WHERE id = $1 AND status IN ('failed', 'cancelled')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 // TaskRetry makes a failed or cancelled task pending again, from scratch.
@@ -1347,8 +1698,66 @@ func (q *Queries) TaskRetry(ctx context.Context, id uuid.UUID) (Task, error) {
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
+}
+
+const taskRetryParts = `-- name: TaskRetryParts :many
+UPDATE agents.tasks
+SET status = 'assigned', error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
+    attempts = 0, job_id = NULL, parts_deadline = NULL
+WHERE parent_task_id = $1 AND status IN ('failed', 'cancelled')
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
+`
+
+// TaskRetryParts makes a retried task's failed or cancelled delegated parts
+// pending again too (each stays assigned to the agent it was sent to), so
+// the retried task waits for them rather than reporting them unavailable.
+func (q *Queries) TaskRetryParts(ctx context.Context, parentID *uuid.UUID) ([]Task, error) {
+	rows, err := q.db.Query(ctx, taskRetryParts, parentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Task{}
+	for rows.Next() {
+		var i Task
+		if err := rows.Scan(
+			&i.ID,
+			&i.Title,
+			&i.Description,
+			&i.Domain,
+			&i.Priority,
+			&i.Status,
+			&i.AgentID,
+			&i.ParentTaskID,
+			&i.InputData,
+			&i.OutputData,
+			&i.ErrorMessage,
+			&i.Progress,
+			&i.Attempts,
+			&i.TokensUsed,
+			&i.Cost,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.CompletedAt,
+			&i.JobID,
+			&i.TimeoutSeconds,
+			&i.MaxAttempts,
+			&i.Lease,
+			&i.HeartbeatAt,
+			&i.ParkedAt,
+			&i.PartsDeadline,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const taskSetJob = `-- name: TaskSetJob :exec
@@ -1370,7 +1779,7 @@ UPDATE agents.tasks
 SET status = 'processing', agent_id = $1, started_at = coalesce(started_at, now()),
     attempts = attempts + 1, error_message = NULL, progress = 0
 WHERE id = $2 AND status IN ('pending', 'assigned')
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskStartParams struct {
@@ -1408,6 +1817,7 @@ func (q *Queries) TaskStart(ctx context.Context, arg TaskStartParams) (Task, err
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -1416,9 +1826,10 @@ const taskStartLeased = `-- name: TaskStartLeased :one
 
 UPDATE agents.tasks
 SET status = 'processing', agent_id = $1, started_at = coalesce(started_at, now()),
-    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now(), parked_at = NULL
+    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now(), parked_at = NULL,
+    parts_deadline = NULL
 WHERE id = $2 AND status IN ('pending', 'assigned') AND job_id = $3
-RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at
+RETURNING id, title, description, domain, priority, status, agent_id, parent_task_id, input_data, output_data, error_message, progress, attempts, tokens_used, cost, created_at, started_at, completed_at, job_id, timeout_seconds, max_attempts, lease, heartbeat_at, parked_at, parts_deadline
 `
 
 type TaskStartLeasedParams struct {
@@ -1462,6 +1873,7 @@ func (q *Queries) TaskStartLeased(ctx context.Context, arg TaskStartLeasedParams
 		&i.Lease,
 		&i.HeartbeatAt,
 		&i.ParkedAt,
+		&i.PartsDeadline,
 	)
 	return i, err
 }
@@ -1471,14 +1883,16 @@ UPDATE agents.tasks AS t
 SET status = CASE WHEN t.parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     agent_id = CASE WHEN t.parent_task_id IS NULL THEN NULL ELSE t.agent_id END,
     lease = t.lease + 1, heartbeat_at = NULL, error_message = $1
-WHERE t.id IN (
-    SELECT s.id FROM agents.tasks AS s
-    WHERE s.status = 'processing' AND s.heartbeat_at < now() - make_interval(secs => $2::float8)
+FROM (
+    SELECT s.id, s.agent_id FROM agents.tasks AS s
+    WHERE s.status = 'processing' AND s.parts_deadline IS NULL
+      AND s.heartbeat_at < now() - make_interval(secs => $2::float8)
     ORDER BY s.heartbeat_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED
-)
-RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at
+) AS o
+WHERE t.id = o.id
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline, o.agent_id AS held_agent_id
 `
 
 type TaskTakeOverStaleParams struct {
@@ -1487,46 +1901,55 @@ type TaskTakeOverStaleParams struct {
 	MaxRows      int32
 }
 
+type TaskTakeOverStaleRow struct {
+	Task        Task
+	HeldAgentID *uuid.UUID
+}
+
 // TaskTakeOverStale takes the lease of running tasks whose heartbeat is
 // older than stale_seconds (their worker died or lost the database) and puts
 // them back in line, oldest heartbeat first. SKIP LOCKED lets every instance
 // sweep at once without two taking the same task. Tasks without a
 // heartbeat (started by a version that did not beat) are left to River's
-// rescuer.
-func (q *Queries) TaskTakeOverStale(ctx context.Context, arg TaskTakeOverStaleParams) ([]Task, error) {
+// rescuer, and so is a task waiting for its delegated parts (no worker holds
+// it). It returns each task with the agent it held (freed by the trigger),
+// to be announced.
+func (q *Queries) TaskTakeOverStale(ctx context.Context, arg TaskTakeOverStaleParams) ([]TaskTakeOverStaleRow, error) {
 	rows, err := q.db.Query(ctx, taskTakeOverStale, arg.Reason, arg.StaleSeconds, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []TaskTakeOverStaleRow{}
 	for rows.Next() {
-		var i Task
+		var i TaskTakeOverStaleRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.Title,
-			&i.Description,
-			&i.Domain,
-			&i.Priority,
-			&i.Status,
-			&i.AgentID,
-			&i.ParentTaskID,
-			&i.InputData,
-			&i.OutputData,
-			&i.ErrorMessage,
-			&i.Progress,
-			&i.Attempts,
-			&i.TokensUsed,
-			&i.Cost,
-			&i.CreatedAt,
-			&i.StartedAt,
-			&i.CompletedAt,
-			&i.JobID,
-			&i.TimeoutSeconds,
-			&i.MaxAttempts,
-			&i.Lease,
-			&i.HeartbeatAt,
-			&i.ParkedAt,
+			&i.Task.ID,
+			&i.Task.Title,
+			&i.Task.Description,
+			&i.Task.Domain,
+			&i.Task.Priority,
+			&i.Task.Status,
+			&i.Task.AgentID,
+			&i.Task.ParentTaskID,
+			&i.Task.InputData,
+			&i.Task.OutputData,
+			&i.Task.ErrorMessage,
+			&i.Task.Progress,
+			&i.Task.Attempts,
+			&i.Task.TokensUsed,
+			&i.Task.Cost,
+			&i.Task.CreatedAt,
+			&i.Task.StartedAt,
+			&i.Task.CompletedAt,
+			&i.Task.JobID,
+			&i.Task.TimeoutSeconds,
+			&i.Task.MaxAttempts,
+			&i.Task.Lease,
+			&i.Task.HeartbeatAt,
+			&i.Task.ParkedAt,
+			&i.Task.PartsDeadline,
+			&i.HeldAgentID,
 		); err != nil {
 			return nil, err
 		}

@@ -71,7 +71,8 @@ RETURNING *;
 
 -- name: TaskCancel :one
 UPDATE agents.tasks
-SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled'), parked_at = NULL
+SET status = 'cancelled', completed_at = now(), error_message = coalesce(error_message, 'cancelled'), parked_at = NULL,
+    parts_deadline = NULL
 WHERE id = $1 AND status IN ('pending', 'assigned', 'processing')
 RETURNING *;
 
@@ -80,8 +81,18 @@ RETURNING *;
 UPDATE agents.tasks
 SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
-    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL
+    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END, attempts = 0, job_id = NULL, parts_deadline = NULL
 WHERE id = $1 AND status IN ('failed', 'cancelled')
+RETURNING *;
+
+-- TaskRetryParts makes a retried task's failed or cancelled delegated parts
+-- pending again too (each stays assigned to the agent it was sent to), so
+-- the retried task waits for them rather than reporting them unavailable.
+-- name: TaskRetryParts :many
+UPDATE agents.tasks
+SET status = 'assigned', error_message = NULL, output_data = NULL, progress = 0, completed_at = NULL, started_at = NULL,
+    attempts = 0, job_id = NULL, parts_deadline = NULL
+WHERE parent_task_id = sqlc.arg(parent_id) AND status IN ('failed', 'cancelled')
 RETURNING *;
 
 -- TaskCountByStatus reads the maintained counts (migration 00007): the
@@ -128,7 +139,8 @@ RETURNING *;
 -- name: TaskStartLeased :one
 UPDATE agents.tasks
 SET status = 'processing', agent_id = sqlc.arg(agent_id), started_at = coalesce(started_at, now()),
-    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now(), parked_at = NULL
+    attempts = attempts + 1, error_message = NULL, progress = 0, lease = lease + 1, heartbeat_at = now(), parked_at = NULL,
+    parts_deadline = NULL
 WHERE id = sqlc.arg(id) AND status IN ('pending', 'assigned') AND job_id = sqlc.arg(job_id)
 RETURNING *;
 
@@ -175,34 +187,43 @@ RETURNING *;
 -- TaskRecoverLeased requeues a task its own job finds still processing (the
 -- previous attempt of the job died, or could not write its outcome), taking
 -- the lease from that attempt in case it is in fact still alive.
+-- It returns the agent the attempt held (freed by the trigger), to be
+-- announced.
 -- name: TaskRecoverLeased :one
-UPDATE agents.tasks
-SET status = CASE WHEN parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
-    agent_id = CASE WHEN parent_task_id IS NULL THEN NULL ELSE agent_id END,
-    lease = lease + 1, heartbeat_at = NULL,
+UPDATE agents.tasks AS t
+SET status = CASE WHEN t.parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
+    agent_id = CASE WHEN t.parent_task_id IS NULL THEN NULL ELSE t.agent_id END,
+    lease = t.lease + 1, heartbeat_at = NULL,
     error_message = 'the previous attempt was interrupted (server stopped or crashed)'
-WHERE id = sqlc.arg(id) AND status = 'processing'
-RETURNING *;
+FROM (SELECT s.id, s.agent_id FROM agents.tasks AS s
+      WHERE s.id = sqlc.arg(id) AND s.status = 'processing' AND s.parts_deadline IS NULL
+      FOR UPDATE) AS o
+WHERE t.id = o.id
+RETURNING sqlc.embed(t), o.agent_id AS held_agent_id;
 
 -- TaskTakeOverStale takes the lease of running tasks whose heartbeat is
 -- older than stale_seconds (their worker died or lost the database) and puts
 -- them back in line, oldest heartbeat first. SKIP LOCKED lets every instance
 -- sweep at once without two taking the same task. Tasks without a
 -- heartbeat (started by a version that did not beat) are left to River's
--- rescuer.
+-- rescuer, and so is a task waiting for its delegated parts (no worker holds
+-- it). It returns each task with the agent it held (freed by the trigger),
+-- to be announced.
 -- name: TaskTakeOverStale :many
 UPDATE agents.tasks AS t
 SET status = CASE WHEN t.parent_task_id IS NULL THEN 'pending' ELSE 'assigned' END,
     agent_id = CASE WHEN t.parent_task_id IS NULL THEN NULL ELSE t.agent_id END,
     lease = t.lease + 1, heartbeat_at = NULL, error_message = sqlc.arg(reason)
-WHERE t.id IN (
-    SELECT s.id FROM agents.tasks AS s
-    WHERE s.status = 'processing' AND s.heartbeat_at < now() - make_interval(secs => sqlc.arg(stale_seconds)::float8)
+FROM (
+    SELECT s.id, s.agent_id FROM agents.tasks AS s
+    WHERE s.status = 'processing' AND s.parts_deadline IS NULL
+      AND s.heartbeat_at < now() - make_interval(secs => sqlc.arg(stale_seconds)::float8)
     ORDER BY s.heartbeat_at
     LIMIT sqlc.arg(max_rows)
     FOR UPDATE SKIP LOCKED
-)
-RETURNING t.*;
+) AS o
+WHERE t.id = o.id
+RETURNING sqlc.embed(t), o.agent_id AS held_agent_id;
 
 -- TaskListOpenByJobs returns the unfinished tasks whose current job is one
 -- of these (River says they ended), for the sweep of orphaned tasks.
@@ -230,7 +251,8 @@ RETURNING *;
 -- lease.
 -- name: TaskFailOpen :one
 UPDATE agents.tasks
-SET status = 'failed', error_message = sqlc.arg(error_message), completed_at = now(), lease = lease + 1, heartbeat_at = NULL
+SET status = 'failed', error_message = sqlc.arg(error_message), completed_at = now(), lease = lease + 1, heartbeat_at = NULL,
+    parts_deadline = NULL
 WHERE id = sqlc.arg(id) AND status IN ('pending', 'assigned', 'processing')
 RETURNING *;
 
@@ -332,7 +354,7 @@ WITH cand AS (
 UPDATE agents.tasks AS t
 SET status = 'processing', agent_id = sqlc.arg(agent_id)::uuid, job_id = sqlc.arg(job_id)::bigint,
     started_at = coalesce(t.started_at, now()), attempts = t.attempts + 1, error_message = NULL, progress = 0,
-    lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL
+    lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL, parts_deadline = NULL
 FROM next
 WHERE t.id = next.id
 RETURNING t.*, next.parked_job_id;
@@ -373,3 +395,85 @@ WITH p AS (
 )
 INSERT INTO agents.task_events (task_id, type, message, data)
 SELECT p.task_id, 'progress', sqlc.arg(message)::text, sqlc.arg(data)::jsonb FROM p;
+
+-- Waiting for delegated parts without holding a worker or an agent. A task
+-- that has asked for its parts suspends (TaskAwaitParts): it stays
+-- processing with parts_deadline set, which counts it out of its agent
+-- (migration 00008), and its job ends. Every transaction that ends a part
+-- locks the parent first (TaskLockParentOf) and then settles it
+-- (TaskPartsSettle): progress while parts are open, and back in line with a
+-- job available at once when the last one ends. Locking the parent before
+-- counting, in a separate statement, means two parts ending together, or a
+-- part ending while its parent suspends, always see each other.
+
+-- TaskLockParentOf locks the parent of a task, if it has one, before the
+-- task's outcome is written.
+-- name: TaskLockParentOf :one
+SELECT p.id FROM agents.tasks AS p
+WHERE p.id = (SELECT c.parent_task_id FROM agents.tasks AS c WHERE c.id = sqlc.arg(task_id))
+FOR NO KEY UPDATE OF p;
+
+-- TaskLockLeased locks a running task under the worker's lease.
+-- name: TaskLockLeased :one
+SELECT * FROM agents.tasks
+WHERE id = sqlc.arg(id) AND lease = sqlc.arg(lease) AND status = 'processing'
+FOR NO KEY UPDATE;
+
+-- TaskAwaitParts suspends a running task (locked by TaskLockLeased) while
+-- any of its parts is open: its attempt is not counted, its lease ends and
+-- the trigger frees its agent. No row when every part has ended.
+-- name: TaskAwaitParts :one
+WITH parts AS (
+    SELECT count(*)::int AS total,
+           (count(*) FILTER (WHERE c.status IN ('completed', 'failed', 'cancelled')))::int AS done
+    FROM agents.tasks AS c WHERE c.parent_task_id = sqlc.arg(id)::uuid
+)
+UPDATE agents.tasks AS t
+SET parts_deadline = sqlc.arg(deadline)::timestamptz, lease = t.lease + 1, heartbeat_at = NULL,
+    attempts = greatest(t.attempts - 1, 0),
+    progress = greatest(t.progress, (10 + 60 * parts.done / greatest(parts.total, 1))::smallint)
+FROM parts
+WHERE t.id = sqlc.arg(id)::uuid AND t.lease = sqlc.arg(lease)::bigint AND t.status = 'processing' AND parts.done < parts.total
+RETURNING sqlc.embed(t), parts.total, parts.done;
+
+-- TaskLockAwaiting locks a task waiting for its parts whose current job is
+-- job_id (the job scheduled at its deadline).
+-- name: TaskLockAwaiting :one
+SELECT * FROM agents.tasks
+WHERE id = sqlc.arg(id) AND job_id = sqlc.arg(job_id) AND status = 'processing' AND parts_deadline IS NOT NULL
+FOR NO KEY UPDATE;
+
+-- TaskPartsSettle, on a task waiting for its parts and already locked,
+-- moves its progress with the parts that ended and, once all have, puts it
+-- back in line (pending, no agent) to write its report. It returns the task,
+-- how many parts it has and how many ended; no row when it is not waiting.
+-- name: TaskPartsSettle :one
+WITH parts AS (
+    SELECT count(*)::int AS total,
+           (count(*) FILTER (WHERE c.status IN ('completed', 'failed', 'cancelled')))::int AS done
+    FROM agents.tasks AS c WHERE c.parent_task_id = sqlc.arg(id)::uuid
+)
+UPDATE agents.tasks AS t
+SET progress = greatest(t.progress, (10 + 60 * parts.done / greatest(parts.total, 1))::smallint),
+    status = CASE WHEN parts.done >= parts.total THEN 'pending' ELSE t.status END,
+    agent_id = CASE WHEN parts.done >= parts.total THEN NULL ELSE t.agent_id END,
+    parts_deadline = CASE WHEN parts.done >= parts.total THEN NULL ELSE t.parts_deadline END
+FROM parts
+WHERE t.id = sqlc.arg(id)::uuid AND t.status = 'processing' AND t.parts_deadline IS NOT NULL
+RETURNING sqlc.embed(t), parts.total, parts.done;
+
+-- TaskCancelOpenParts cancels a task's parts that have not ended (the task
+-- was cancelled or timed out); the parent is locked first.
+-- name: TaskCancelOpenParts :many
+UPDATE agents.tasks
+SET status = 'cancelled', completed_at = now(), error_message = sqlc.arg(reason), parked_at = NULL, heartbeat_at = NULL
+WHERE parent_task_id = sqlc.arg(parent_id) AND status IN ('pending', 'assigned', 'processing')
+RETURNING *;
+
+-- TaskRequestSender is the agent that asked for a delegated part (the
+-- sender of its request), to whom its response goes.
+-- name: TaskRequestSender :one
+SELECT sender_id FROM agents.messages
+WHERE correlation_id = sqlc.arg(task_id)::uuid AND type = 'request' AND sender_id IS NOT NULL
+ORDER BY created_at
+LIMIT 1;

@@ -55,3 +55,15 @@ func (h *heartbeats) Beat(ctx context.Context) bool { return h.beat(ctx) }
 var ErrNoAgent = errNoAgent
 
 func (s *Service) WakeFree(ctx context.Context) (int, error) { return s.wakeFree(ctx) }
+
+// RunTask runs one started task as job would, up to its outcome; a task it
+// adopted is returned (nil when none).
+func (s *Service) RunTask(ctx context.Context, job *river.Job[TaskArgs], task db.Task, agent db.Agent) (*db.Task, error) {
+	next, _, err := s.runTask(ctx, job, task, agent)
+	return next, err
+}
+
+// Work is the River worker's Work for job.
+func (s *Service) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
+	return (&taskWorker{s: s}).Work(ctx, job)
+}

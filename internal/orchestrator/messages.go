@@ -147,28 +147,44 @@ func (s *Service) Messages(ctx context.Context, agentID uuid.UUID, cursor string
 	return out, nil
 }
 
-// respond tells the agent that delegated a task how it ended.
-func (s *Service) respond(ctx context.Context, child db.Task, agent db.Agent, payload map[string]any) {
+// respondTx stores the response of a delegated part that has ended (child)
+// to the agent that asked for it (its request's sender), in q's
+// transaction, the one that ends child: the response exists before the parent, woken by that
+// transaction, looks for it. It returns the message to announce once the
+// transaction commits (nil when the part has no requesting agent).
+func (s *Service) respondTx(ctx context.Context, q *db.Queries, child db.Task, agent db.Agent, payload map[string]any) (*db.Message, error) {
 	if child.ParentTaskID == nil {
-		return
+		return nil, nil
 	}
-	parent, err := s.queries.TaskGet(ctx, *child.ParentTaskID)
-	if err != nil || parent.AgentID == nil {
-		return
+	to, err := q.TaskRequestSender(ctx, child.ID)
+	if err != nil {
+		if err = db.MapError(err, "message"); apperr.Is(err, apperr.NotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if to == nil {
+		return nil, nil
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return
+		return nil, err
 	}
-	row, err := s.queries.MessageCreate(ctx, db.MessageCreateParams{
-		ID: id, SenderID: &agent.ID, RecipientID: *parent.AgentID, Type: "response", CorrelationID: &child.ID,
-		TaskID: &parent.ID, Payload: mustJSON(payload),
+	row, err := q.MessageCreate(ctx, db.MessageCreateParams{
+		ID: id, SenderID: &agent.ID, RecipientID: *to, Type: "response", CorrelationID: &child.ID,
+		TaskID: child.ParentTaskID, Payload: mustJSON(payload),
 	})
 	if err != nil {
-		s.logger.WarnContext(ctx, "could not store a response message", "task_id", child.ID, "err", err)
-		return
+		return nil, db.MapError(err, "message")
 	}
-	s.publishMessage(messageFromRow(row))
+	return &row, nil
+}
+
+// publishResponse announces a stored response (nil: none).
+func (s *Service) publishResponse(m *db.Message) {
+	if m != nil {
+		s.publishMessage(messageFromRow(*m))
+	}
 }
 
 func (s *Service) publishMessage(m Message) {

@@ -3,12 +3,8 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
-	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 
 	"github.com/bizmcp/bizmcp/db"
 	"github.com/bizmcp/bizmcp/internal/apperr"
@@ -184,15 +180,18 @@ type childResult struct {
 }
 
 // delegate sends a request per part to an agent of the part's domain (the
-// request and its sub-task are stored together), waits for every response,
-// and returns the results. A retried task finds the sub-tasks of its earlier
-// attempt and waits for those instead of asking again.
+// request and its sub-task are stored together) and returns the results
+// once every part has ended. While any part is still open it returns
+// errAwaitingParts: the task then suspends (awaitParts) and holds no worker
+// and no agent until the transaction that ends its last part puts it back
+// in line. Its next run (and any retry) finds the sub-tasks already asked
+// for and uses them instead of asking again.
 func (s *Service) delegate(ctx context.Context, task db.Task, agent db.Agent, parts []delegate) ([]childResult, error) {
-	existing, err := s.queries.TaskList(ctx, db.TaskListParams{ParentTaskID: &task.ID, MaxRows: MaxDelegates + 1})
+	kids, err := s.queries.TaskList(ctx, db.TaskListParams{ParentTaskID: &task.ID, MaxRows: MaxDelegates + 1})
 	if err != nil {
 		return nil, db.MapError(err, "sub-tasks")
 	}
-	if len(existing) == 0 {
+	if len(kids) == 0 {
 		for _, d := range parts {
 			to, err := s.queries.AgentPickForDomain(ctx, db.AgentPickForDomainParams{Type: d.Domain, ID: agent.ID})
 			if err != nil {
@@ -214,68 +213,43 @@ func (s *Service) delegate(ctx context.Context, task db.Task, agent db.Agent, pa
 			}
 			s.timeline(ctx, task.ID, "message", "asked "+to.Name+" to do "+title, map[string]any{"to": to.ID, "task_id": created.Task.ID, "type": "request"})
 		}
+		return nil, errAwaitingParts
 	}
-
-	poll := time.NewTicker(250 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		kids, err := s.queries.TaskList(ctx, db.TaskListParams{ParentTaskID: &task.ID, MaxRows: MaxDelegates + 1})
-		if err != nil {
-			return nil, db.MapError(err, "sub-tasks")
-		}
-		done := 0
-		for _, k := range kids {
-			if Terminal(k.Status) {
-				done++
-			}
-		}
-		if done == len(kids) {
-			out := make([]childResult, 0, len(kids))
-			for i := len(kids) - 1; i >= 0; i-- { // oldest first, in the order asked
-				k := kids[i]
-				if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &k.ID, Type: "response"}); err != nil {
-					s.logger.WarnContext(ctx, "could not mark a response delivered", "task_id", k.ID, "err", err)
-				}
-				c := childResult{TaskID: k.ID.String(), Domain: k.Domain, Title: k.Title, Status: k.Status, Output: k.OutputData}
-				if k.AgentID != nil {
-					id := k.AgentID.String()
-					c.AgentID = &id
-				}
-				if k.ErrorMessage != nil && k.Status != "completed" {
-					c.Error = *k.ErrorMessage
-				}
-				var o struct {
-					Summary string `json:"summary"`
-				}
-				_ = json.Unmarshal(k.OutputData, &o)
-				c.Summary = o.Summary
-				out = append(out, c)
-				s.timeline(ctx, task.ID, "message", "response from the "+k.Domain+" part: "+k.Status, map[string]any{"task_id": k.ID, "type": "response"})
-			}
-			return out, nil
-		}
-		s.progress(ctx, task, 10+60*done/max(len(kids), 1), "waiting for delegated parts")
-		select {
-		case <-ctx.Done():
-			// The parent ends (cancelled, timed out, server stopping): its
-			// parts are no longer wanted unless it is retried.
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) || s.cancelled(task.ID) {
-				for _, k := range kids {
-					if !Terminal(k.Status) {
-						_, _ = s.Cancel(context.WithoutCancel(ctx), k.ID)
-					}
-				}
-			}
-			return nil, ctx.Err()
-		case <-poll.C:
+	for _, k := range kids {
+		if !Terminal(k.Status) {
+			return nil, errAwaitingParts
 		}
 	}
+	out := make([]childResult, 0, len(kids))
+	for i := len(kids) - 1; i >= 0; i-- { // oldest first, in the order asked
+		k := kids[i]
+		if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &k.ID, Type: "response"}); err != nil {
+			s.logger.WarnContext(ctx, "could not mark a response delivered", "task_id", k.ID, "err", err)
+		}
+		c := childResult{TaskID: k.ID.String(), Domain: k.Domain, Title: k.Title, Status: k.Status, Output: k.OutputData}
+		if k.AgentID != nil {
+			id := k.AgentID.String()
+			c.AgentID = &id
+		}
+		if k.ErrorMessage != nil && k.Status != "completed" {
+			c.Error = *k.ErrorMessage
+		}
+		var o struct {
+			Summary string `json:"summary"`
+		}
+		_ = json.Unmarshal(k.OutputData, &o)
+		c.Summary = o.Summary
+		out = append(out, c)
+		s.timeline(ctx, task.ID, "message", "response from the "+k.Domain+" part: "+k.Status, map[string]any{"task_id": k.ID, "type": "response"})
+	}
+	s.progress(ctx, task, partsProgress(len(kids), len(kids)), "delegated parts done")
+	return out, nil
 }
 
-// cancelled reports whether a task was cancelled by request.
-func (s *Service) cancelled(id uuid.UUID) bool {
-	t, err := s.queries.TaskGet(context.Background(), id)
-	return err == nil && t.Status == "cancelled"
+// partsProgress is a waiting task's progress with done of total parts
+// ended (TaskAwaitParts and TaskPartsSettle compute the same).
+func partsProgress(done, total int) int {
+	return 10 + 60*done/max(total, 1)
 }
 
 func currentProgress(ctx context.Context, s *Service, task db.Task) int {

@@ -49,6 +49,12 @@ type bundle struct {
 
 func setup(t *testing.T) bundle {
 	t.Helper()
+	return setupWith(t, noEvents{}, Config{StaleAfter: 10 * time.Second})
+}
+
+// setupWith is setup with a publisher and configuration of the test's own.
+func setupWith(t *testing.T, publisher Publisher, cfg Config) bundle {
+	t.Helper()
 	ctx := context.Background()
 	pool := testkit.Pool(t)
 	q := db.New(pool)
@@ -60,7 +66,7 @@ func setup(t *testing.T) bundle {
 	require.NoError(t, registry.Sync(ctx))
 	exec := tools.NewExecutor(registry, q, noEvents{}, metrics.New(), logger)
 	require.NoError(t, agents.NewService(q, func(string) bool { return true }, noEvents{}).SeedDefaults(ctx))
-	s, err := New(pool, q, exec, noEvents{}, logger, Config{StaleAfter: 10 * time.Second})
+	s, err := New(pool, q, exec, publisher, logger, cfg)
 	require.NoError(t, err)
 	return bundle{s: s, pool: pool, q: q, exec: exec}
 }

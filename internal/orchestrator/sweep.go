@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -165,8 +166,11 @@ func (s *Service) TakeOverStale(ctx context.Context) (int, error) {
 				return db.MapError(err, "stale tasks")
 			}
 			for _, row := range rows {
-				if err := s.requeueTaken(ctx, tx, q, row, why, &out); err != nil {
+				if err := s.requeueTaken(ctx, tx, q, row.Task, why, &out); err != nil {
 					return err
+				}
+				if row.HeldAgentID != nil {
+					out.agents = append(out.agents, row.HeldAgentID)
 				}
 			}
 			out.n = len(rows)
@@ -195,6 +199,11 @@ type takeoverResult struct {
 	n        int
 	requeued []db.Task
 	failed   []db.Task
+	// agents the taken-over tasks held (freed by the trigger), and parents
+	// whose parts ended (see parts.go).
+	agents    []*uuid.UUID
+	parents   []*db.Task
+	responses []*db.Message
 }
 
 // requeueTaken finishes the takeover of one task whose lease was just taken
@@ -219,7 +228,7 @@ func (s *Service) requeueTaken(ctx context.Context, tx pgx.Tx, q *db.Queries, ro
 			return db.MapError(err, "task event")
 		}
 		out.failed = append(out.failed, failed)
-		return nil
+		return s.settleParent(ctx, tx, q, failed, out)
 	}
 	// A taken-over task was already running: it goes one priority up (River
 	// fetches by priority first) so it does not wait behind the whole
@@ -244,20 +253,45 @@ func (s *Service) requeueTaken(ctx context.Context, tx pgx.Tx, q *db.Queries, ro
 	return nil
 }
 
+// settleParent stores the response of a part that a takeover or sweep has
+// just failed and settles its parent (see partEnded). Unlike a worker, a
+// takeover locks the part before its parent; a parent locking its parts at
+// that moment (it is being cancelled or timing out) is a deadlock
+// PostgreSQL breaks by failing one of the two, which its next round does
+// again.
+func (s *Service) settleParent(ctx context.Context, tx pgx.Tx, q *db.Queries, part db.Task, out *takeoverResult) error {
+	if part.AgentID != nil {
+		msg := ""
+		if part.ErrorMessage != nil {
+			msg = *part.ErrorMessage
+		}
+		m, err := s.respondTx(ctx, q, part, db.Agent{ID: *part.AgentID}, map[string]any{"status": "failed", "error": msg})
+		if err != nil {
+			return err
+		}
+		out.responses = append(out.responses, m)
+	}
+	parent, err := s.partEnded(ctx, tx, q, part)
+	if parent != nil {
+		out.parents = append(out.parents, parent)
+	}
+	return err
+}
+
 // announce publishes what a committed takeover or sweep changed.
 func (s *Service) announce(ctx context.Context, out takeoverResult) {
+	s.publishAgents(ctx, out.agents...)
+	for _, p := range out.parents {
+		s.publishParent(p)
+	}
 	for _, row := range out.requeued {
 		s.publish(events.TaskProgress, FromRow(row))
 	}
 	for _, row := range out.failed {
 		s.publish(events.TaskFailed, FromRow(row))
-		if row.AgentID != nil {
-			msg := ""
-			if row.ErrorMessage != nil {
-				msg = *row.ErrorMessage
-			}
-			s.respond(context.WithoutCancel(ctx), row, db.Agent{ID: *row.AgentID}, map[string]any{"status": "failed", "error": msg})
-		}
+	}
+	for _, m := range out.responses {
+		s.publishResponse(m)
 	}
 }
 
@@ -426,6 +460,9 @@ func (s *Service) repairOrphan(ctx context.Context, t db.Task, job *rivertype.Jo
 		if row.Status == "processing" && row.HeartbeatAt != nil && time.Since(*row.HeartbeatAt) < s.cfg.StaleAfter {
 			return nil // a live worker holds it
 		}
+		if row.Status == "processing" && row.PartsDeadline == nil && row.AgentID != nil {
+			out.agents = append(out.agents, row.AgentID) // freed by the trigger below
+		}
 		why := fmt.Sprintf("its River job %d ended (%s) while the task was still %s: the attempt's outcome was never written (was the database down?)", job.ID, job.State, row.Status)
 		if row.Status == "processing" && row.Attempts < row.MaxAttempts {
 			requeued, err := q.TaskOrphanRequeue(ctx, db.TaskOrphanRequeueParams{ID: row.ID, Reason: &why})
@@ -445,6 +482,9 @@ func (s *Service) repairOrphan(ctx context.Context, t db.Task, job *rivertype.Jo
 		}
 		out.failed = append(out.failed, failed)
 		changed = true
+		if err := s.settleParent(ctx, tx, q, failed, &out); err != nil {
+			return err
+		}
 		_, err = s.wakeParked(ctx, tx, q, 1)
 		return err
 	})

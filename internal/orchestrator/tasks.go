@@ -438,12 +438,24 @@ func (s *Service) Timeline(ctx context.Context, id uuid.UUID) ([]Event, error) {
 //
 // A running task's agent slot is freed with the cancellation (the trigger),
 // and a parked task that the agent can take is woken in the same
-// transaction.
+// transaction. The task's open delegated parts are cancelled with it, and
+// a cancelled part settles its parent (see parts.go).
 func (s *Service) Cancel(ctx context.Context, id uuid.UUID) (Task, error) {
 	var row db.Task
+	var parts []db.Task
+	var parent *db.Task
 	err := s.inRiverTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if _, err := q.TaskLockParentOf(ctx, id); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
 		var err error
 		if row, err = q.TaskCancel(ctx, id); err != nil {
+			return err
+		}
+		if parts, err = s.cancelParts(ctx, tx, q, id, "cancelled with its parent task"); err != nil {
+			return err
+		}
+		if parent, err = s.partEnded(ctx, tx, q, row); err != nil {
 			return err
 		}
 		if row.StartedAt == nil {
@@ -455,6 +467,8 @@ func (s *Service) Cancel(ctx context.Context, id uuid.UUID) (Task, error) {
 	if err != nil {
 		return Task{}, s.whyUnchanged(ctx, id, err, "task %s is already %s and cannot be cancelled")
 	}
+	s.announceParts(parts)
+	s.publishParent(parent)
 	if row.JobID != nil {
 		if _, err := s.river.JobCancel(ctx, *row.JobID); err != nil && !errors.Is(err, rivertype.ErrNotFound) {
 			s.logger.WarnContext(ctx, "could not cancel the task's job; the worker will see the task cancelled", "task_id", id, "err", err)
@@ -484,11 +498,28 @@ func (s *Service) Retry(ctx context.Context, id uuid.UUID) (Task, error) {
 	if _, err := q.TaskEventCreate(ctx, db.TaskEventCreateParams{TaskID: id, Type: "retry", Message: "retried by request", Data: json.RawMessage("{}")}); err != nil {
 		return Task{}, db.MapError(err, "task event")
 	}
+	// Its delegated parts that failed or were cancelled (with it, say, when
+	// it timed out) run again too: the retried task waits for them.
+	parts, err := q.TaskRetryParts(ctx, &id)
+	if err != nil {
+		return Task{}, db.MapError(err, "sub-tasks")
+	}
+	for _, p := range parts {
+		if err := s.enqueue(ctx, tx, q, p); err != nil {
+			return Task{}, err
+		}
+		if _, err := q.TaskEventCreate(ctx, db.TaskEventCreateParams{TaskID: p.ID, Type: "retry", Message: "retried with its parent task", Data: json.RawMessage("{}")}); err != nil {
+			return Task{}, db.MapError(err, "task event")
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return Task{}, db.MapError(err, "task")
 	}
 	task := FromRow(row)
 	s.publish(events.TaskCreated, task)
+	for _, p := range parts {
+		s.publish(events.TaskCreated, FromRow(p))
+	}
 	return task, nil
 }
 

@@ -73,6 +73,22 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 		// if River rescued it first.
 		return river.JobCancel(fmt.Errorf("superseded: task %s now runs as job %d", id, *row.JobID))
 	}
+	if row.Status == "processing" && row.PartsDeadline != nil {
+		// The task waits for its delegated parts, and this is the job
+		// scheduled at its deadline.
+		var wait time.Duration
+		if row, wait, err = s.partsDue(ctx, job, row); err != nil {
+			return retryLater(err)
+		}
+		switch {
+		case wait > 0:
+			return river.JobSnooze(wait)
+		case Terminal(row.Status):
+			return nil // timed out, or ended meanwhile
+		case row.JobID == nil || *row.JobID != job.ID:
+			return river.JobCancel(fmt.Errorf("superseded: task %s was woken with another job", id))
+		}
+	}
 	if row.Status == "processing" {
 		// An earlier attempt of this job died mid-run (River rescued the
 		// job) or could not write its outcome: take its lease and go again.
@@ -147,6 +163,16 @@ func (s *Service) runTask(ctx context.Context, job *river.Job[TaskArgs], started
 	s.publish(events.TaskAssigned, FromRow(started))
 
 	output, runErr := s.run(runCtx, started, agent)
+	if errors.Is(runErr, errAwaitingParts) {
+		// Its delegated parts are open: suspend, holding neither this
+		// worker nor the agent, until the last part ends (see parts.go).
+		deadline, _ := runCtx.Deadline()
+		next, freed, resume, err := s.awaitParts(runCtx, job, started, agent, deadline)
+		if !resume {
+			return next, freed, err
+		}
+		output, runErr = s.run(runCtx, started, agent) // every part ended meanwhile
+	}
 	return s.finish(runCtx, job, started, agent, output, runErr)
 }
 
@@ -177,12 +203,22 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 	chain := ctx.Err() == nil && (job.AttemptedAt == nil || time.Since(*job.AttemptedAt) < chainFor)
 	if runErr == nil {
 		var row db.Task
-		var next *db.Task
+		var next, parent *db.Task
+		var response *db.Message
 		var freed db.Agent
 		err := s.inRiverTx(bg, func(tx pgx.Tx, q *db.Queries) error {
+			if err := lockParent(bg, q, task); err != nil {
+				return err
+			}
 			var err error
 			if row, err = q.TaskCompleteLeased(bg, db.TaskCompleteLeasedParams{ID: id, Lease: task.Lease, OutputData: output}); err != nil {
 				return db.MapError(err, "task")
+			}
+			if response, err = s.respondTx(bg, q, row, agent, map[string]any{"status": "completed", "output": json.RawMessage(output)}); err != nil {
+				return err
+			}
+			if parent, err = s.partEnded(bg, tx, q, row); err != nil {
+				return err
 			}
 			// The timeline's entry is written with the outcome, so an
 			// outage right after cannot leave a completed task without it.
@@ -203,7 +239,8 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 			return nil, agent, river.JobSnooze(finishRetry)
 		}
 		s.publish(events.TaskCompleted, FromRow(row))
-		s.respond(bg, row, agent, map[string]any{"status": "completed", "output": json.RawMessage(output)})
+		s.publishResponse(response)
+		s.publishParent(parent)
 		return s.handedOff(next, freed, nil)
 	}
 
@@ -287,12 +324,22 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		return nil, agent, runErr // River retries with backoff
 	}
 	var row db.Task
-	var next *db.Task
+	var next, parent *db.Task
+	var response *db.Message
 	var freed db.Agent
 	err = s.inRiverTx(bg, func(tx pgx.Tx, q *db.Queries) error {
+		if err := lockParent(bg, q, task); err != nil {
+			return err
+		}
 		var err error
 		if row, err = q.TaskFailLeased(bg, db.TaskFailLeasedParams{ID: id, Lease: task.Lease, ErrorMessage: &msg}); err != nil {
 			return db.MapError(err, "task")
+		}
+		if response, err = s.respondTx(bg, q, row, agent, map[string]any{"status": "failed", "error": msg}); err != nil {
+			return err
+		}
+		if parent, err = s.partEnded(bg, tx, q, row); err != nil {
+			return err
 		}
 		if _, err := q.TaskEventCreate(bg, db.TaskEventCreateParams{TaskID: id, Type: "failed", Message: msg, Data: mustJSON(map[string]any{"attempt": task.Attempts})}); err != nil {
 			return db.MapError(err, "task event")
@@ -310,7 +357,8 @@ func (s *Service) finish(ctx context.Context, job *river.Job[TaskArgs], task db.
 		return nil, agent, river.JobSnooze(finishRetry)
 	}
 	s.publish(events.TaskFailed, FromRow(row))
-	s.respond(bg, row, agent, map[string]any{"status": "failed", "error": msg})
+	s.publishResponse(response)
+	s.publishParent(parent)
 	return s.handedOff(next, freed, river.JobCancel(runErr)) // final: no further River attempts
 }
 
@@ -418,14 +466,15 @@ func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error 
 }
 
 // recoverInterrupted puts a task an interrupted attempt left processing
-// back in line under a new lease (the trigger frees the agent it held), so
-// that attempt, should it still be alive, can no longer finish it. It
-// returns the task as it is now.
+// back in line under a new lease (the trigger frees the agent it held, which
+// is announced), so that attempt, should it still be alive, can no longer
+// finish it. It returns the task as it is now.
 func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) (db.Task, error) {
 	var row db.Task
+	var held *uuid.UUID
 	err := s.inTx(ctx, func(q *db.Queries) error {
-		var err error
-		row, err = q.TaskRecoverLeased(ctx, id)
+		r, err := q.TaskRecoverLeased(ctx, id)
+		row, held = r.Task, r.HeldAgentID
 		if apperr.Is(db.MapError(err, "task"), apperr.NotFound) {
 			row, err = q.TaskGet(ctx, id) // recovered by someone else meanwhile
 		}
@@ -439,6 +488,7 @@ func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) (db.Task
 	if err != nil {
 		return db.Task{}, err
 	}
+	s.publishAgents(ctx, held)
 	return row, nil
 }
 
