@@ -613,8 +613,12 @@ func TestMCP2026HostileMeta(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			status, body := rawMCP(t, srv, withMeta(tc.method, tc.meta), append([]string{"Mcp-Method", tc.method}, tc.headers...)...)
 			require.Less(t, status, 500, body)
-			if d := strings.Index(body, "data: "); d >= 0 {
-				body = body[d+len("data: "):]
+			// An SSE answer carries the message on its data line; a JSON
+			// answer is the message (whose text may hold "data: " too).
+			if strings.HasPrefix(body, "event:") || strings.HasPrefix(body, "data:") {
+				if d := strings.Index(body, "data: "); d >= 0 {
+					body = body[d+len("data: "):]
+				}
 			}
 			var msg struct {
 				ID     any             `json:"id"`

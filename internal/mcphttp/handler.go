@@ -17,6 +17,14 @@
 // resources/read URI holding control characters (the SDK's not-found error
 // echoes such a URI in a form that is not valid JSON and kills the session).
 //
+// A 2026 request is answered with a plain application/json body when nothing
+// can be sent before its response: no progress token and no log level in its
+// _meta, and not a subscriptions/listen. Those are the only ways a stateless
+// request receives notifications (a stateless server cannot make requests of
+// the client), so the SSE stream would carry the response alone; the JSON
+// answer saves its framing and flushes. A request that asks for progress or
+// log messages gets the SSE stream, and them.
+//
 // Handler is transport plumbing only: authentication, Origin checks and rate
 // limits stay with the caller's middleware, which wraps it.
 package mcphttp
@@ -51,6 +59,7 @@ const (
 	headerName            = "Mcp-Name"
 	methodDiscover        = "server/discover"
 	methodReadResource    = "resources/read"
+	metaProgressToken     = "progressToken"
 )
 
 // Options configure a Handler.
@@ -74,11 +83,14 @@ type Options struct {
 // Handler routes MCP requests to a stateless (2026-07-28) or a stateful
 // (2025-11-25) SDK handler of the same server.
 type Handler struct {
-	stateless http.Handler
-	stateful  http.Handler
-	maxBody   int64
-	logger    *slog.Logger
-	stopping  <-chan struct{}
+	// stateless answers with an SSE stream, statelessJSON with one JSON
+	// body (see wantsStream).
+	stateless     http.Handler
+	statelessJSON http.Handler
+	stateful      http.Handler
+	maxBody       int64
+	logger        *slog.Logger
+	stopping      <-chan struct{}
 }
 
 // New returns a Handler serving server in both revisions.
@@ -91,11 +103,15 @@ func New(server *mcp.Server, o Options) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{
-		stateless: mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
-			Stateless: true, Logger: o.Logger, MaxRequestBodyBytes: o.MaxRequestBodyBytes,
+	stateless := func(jsonResponse bool) http.Handler {
+		return mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
+			Stateless: true, JSONResponse: jsonResponse, Logger: o.Logger, MaxRequestBodyBytes: o.MaxRequestBodyBytes,
 			PropagateRequestCancellation: o.PropagateRequestCancellation,
-		}),
+		})
+	}
+	return &Handler{
+		stateless:     stateless(false),
+		statelessJSON: stateless(true),
 		stateful: mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
 			Logger: o.Logger, MaxRequestBodyBytes: o.MaxRequestBodyBytes,
 			SessionTimeout: o.SessionTimeout, EventStore: o.EventStore,
@@ -185,10 +201,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Extensions may add their notifications to the stream.
 			w, r = newListen(w, r, msg.ID, p.Notifications, h.stopping)
 		}
-		h.stateless.ServeHTTP(w, r)
+		if wantsStream(msg.Method, p.Meta) {
+			h.stateless.ServeHTTP(w, r)
+		} else {
+			h.statelessJSON.ServeHTTP(w, r)
+		}
 		return
 	}
 	h.stateful.ServeHTTP(w, r)
+}
+
+// wantsStream reports whether a 2026 request may receive notifications
+// before its response, and so needs the SSE stream: a subscriptions/listen,
+// or a request whose _meta carries a progress token (progress notifications)
+// or a log level (log messages; the SDK sends none without one). Any other
+// stateless request gets its response alone, as one JSON body.
+func wantsStream(method string, meta map[string]any) bool {
+	if method == methodListen {
+		return true
+	}
+	_, progress := meta[metaProgressToken]
+	_, logLevel := meta[mcp.MetaKeyLogLevel]
+	return progress || logLevel
 }
 
 // checkTaskName extends the SDK's Mcp-Name check to the methods of the Tasks

@@ -28,6 +28,14 @@ func serve(t *testing.T) string {
 		func(_ context.Context, _ *mcp.CallToolRequest, in echoArgs) (*mcp.CallToolResult, any, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
 		})
+	mcp.AddTool(srv, &mcp.Tool{Name: "chatty", Description: "reports progress and logs before it answers"},
+		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			if token := req.Params.GetProgressToken(); token != nil {
+				_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: 1, Total: 2, Message: "half"})
+			}
+			_ = req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Data: "working"})
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil, nil
+		})
 	srv.AddResource(&mcp.Resource{URI: "test://a", Name: "a", MIMEType: "text/plain"},
 		func(_ context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, Text: "a"}}}, nil
@@ -164,4 +172,100 @@ func TestControlCharacterURIKeepsTheSession(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, int64(-32602), code)
 	require.Contains(t, msg, "U+0000")
+}
+
+// rawPost sends body as one 2026-07-28 POST and returns the response's
+// Content-Type and body.
+func rawPost(t *testing.T, url, body string) (string, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", mcphttp.Stateless)
+	req.Header.Set("Mcp-Method", "tools/call")
+	req.Header.Set("Mcp-Name", "chatty")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "body %s", b)
+	return resp.Header.Get("Content-Type"), string(b)
+}
+
+// A 2026 request that can receive nothing before its response is answered
+// with one JSON body; one with a progress token or a log level gets the SSE
+// stream, with its notifications before the response.
+func TestStatelessAnswersJSONUnlessNotificationsAreAsked(t *testing.T) {
+	t.Parallel()
+	url := serve(t)
+	call := func(meta string) string {
+		return `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"chatty","arguments":{},"_meta":{` + meta +
+			`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	}
+
+	ctype, body := rawPost(t, url, call(""))
+	require.Equal(t, "application/json", ctype)
+	var resp struct {
+		ID     int `json:"id"`
+		Result struct {
+			Content []struct {
+				Text string `json:"text"`
+			} `json:"content"`
+		} `json:"result"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &resp), "body %s", body)
+	require.Equal(t, 7, resp.ID)
+	require.Equal(t, "done", resp.Result.Content[0].Text)
+
+	ctype, body = rawPost(t, url, call(`"progressToken":"p1",`))
+	require.Equal(t, "text/event-stream", ctype)
+	progress := strings.Index(body, `"method":"notifications/progress"`)
+	require.GreaterOrEqual(t, progress, 0, "no progress notification in %s", body)
+	require.Contains(t, body, `"progressToken":"p1"`)
+	require.Less(t, progress, strings.Index(body, `"result"`), "progress must come before the response")
+
+	ctype, body = rawPost(t, url, call(`"io.modelcontextprotocol/logLevel":"debug",`))
+	require.Equal(t, "text/event-stream", ctype)
+	logged := strings.Index(body, `"method":"notifications/message"`)
+	require.GreaterOrEqual(t, logged, 0, "no log message in %s", body)
+	require.Less(t, logged, strings.Index(body, `"result"`))
+}
+
+// The SDK's own 2026 client gets its progress notifications through the
+// router, and a plain call still works.
+func TestStatelessClientProgress(t *testing.T) {
+	t.Parallel()
+	url := serve(t)
+	got := make(chan *mcp.ProgressNotificationParams, 1)
+	client := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			select {
+			case got <- req.Params:
+			default:
+			}
+		},
+	})
+	cs, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url, MaxRetries: -1}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cs.Close() })
+	require.Equal(t, mcphttp.Stateless, cs.InitializeResult().ProtocolVersion)
+
+	params := &mcp.CallToolParams{Name: "chatty", Arguments: map[string]any{}}
+	params.SetProgressToken("tok")
+	res, err := cs.CallTool(t.Context(), params)
+	require.NoError(t, err)
+	require.Equal(t, "done", res.Content[0].(*mcp.TextContent).Text)
+	select {
+	case p := <-got:
+		require.Equal(t, "half", p.Message)
+		require.Equal(t, "tok", p.ProgressToken)
+	case <-time.After(10 * time.Second):
+		// The client hands notifications to its handler asynchronously,
+		// so it may run just after CallTool returns; it never comes
+		// without the SSE stream.
+		t.Fatal("the progress notification did not arrive")
+	}
+	callEcho(t, cs, "plain")
 }
