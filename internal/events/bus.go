@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +19,10 @@ import (
 // history, so an event that cannot reach the other instances soon is better
 // dropped (and counted) than queued without bound.
 const (
-	defaultQueueSize   = 1024
+	defaultQueueSize = 1024
+	// maxBatch bounds the events sent to Redis in one pipeline (one round
+	// trip): what queued while the previous batch was on its way.
+	maxBatch           = 64
 	publishTimeout     = 2 * time.Second
 	minBackoff         = 100 * time.Millisecond
 	maxBackoff         = 5 * time.Second
@@ -27,7 +32,8 @@ const (
 
 // envelope is an event on the Redis channel. Origin lets every instance skip
 // its own events, which Redis also delivers back to it and which its hub has
-// already had.
+// already had. A bus writes it by hand (Bus.encode) around the event's shared
+// encoding; it is decoded with encoding/json.
 type envelope struct {
 	Origin string `json:"origin"`
 	Event  Event  `json:"event"`
@@ -85,7 +91,10 @@ type Bus struct {
 
 	queueSize int
 	onDrop    func()
-	queue     chan Event
+	queue     chan *Message
+	// self is how every envelope this bus writes begins: {"origin":"<id>",
+	// "event": (see encode). A message that begins so is its own.
+	self string
 
 	sent, dropped, received, malformed atomic.Uint64
 	// overflowing is set while the queue is full, so a burst logs once.
@@ -106,11 +115,13 @@ func NewBus(hub *Hub, client *redis.Client, prefix string, logger *slog.Logger, 
 		hub: hub, client: client, channel: prefix + "events", origin: uuid.NewString(),
 		logger: logger, queueSize: defaultQueueSize,
 	}
+	// The origin is a UUID: nothing in it needs escaping.
+	b.self = `{"origin":"` + b.origin + `","event":`
 	for _, o := range opts {
 		o(b)
 	}
 	if client != nil {
-		b.queue = make(chan Event, b.queueSize)
+		b.queue = make(chan *Message, b.queueSize)
 	}
 	return b
 }
@@ -146,14 +157,16 @@ func (b *Bus) Stats() BusStats {
 }
 
 // Publish delivers e in process and queues it for the other instances. It
-// never blocks: when the queue is full the Redis copy is dropped.
+// never blocks: when the queue is full the Redis copy is dropped. The event
+// is encoded once: the Redis copy and this instance's feeds share the bytes.
 func (b *Bus) Publish(e Event) {
-	b.hub.Publish(e)
+	m := &Message{Event: e}
+	b.hub.publish(m)
 	if b.queue == nil || b.stopped.Load() {
 		return
 	}
 	select {
-	case b.queue <- e:
+	case b.queue <- m:
 	default:
 		b.drop()
 		if b.overflowing.CompareAndSwap(false, true) {
@@ -204,7 +217,10 @@ func (b *Bus) drop() {
 	}
 }
 
-// send drains the queue into Redis. After a failure it stops trying until a
+// send drains the queue into Redis: each event that arrives alone goes out
+// at once, and the events that queued while a batch was on its way go
+// together in the next one, in order, as one pipeline (one round trip,
+// however busy the instance is). After a failure it stops trying until a
 // backoff has passed, dropping what comes meanwhile: each attempt against a
 // dead Redis costs up to the client's dial timeout, and trying every event
 // would only make the queue overflow later.
@@ -213,22 +229,35 @@ func (b *Bus) send(ctx context.Context) {
 		down    bool
 		retryAt time.Time
 		backoff = minBackoff
+		batch   = make([]*Message, 0, maxBatch)
 	)
 	for {
-		var e Event
+		batch = batch[:0]
 		select {
-		case e = <-b.queue:
+		case m := <-b.queue:
+			batch = append(batch, m)
 		case <-ctx.Done():
 			b.flush()
 			return
 		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-b.queue:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
 		if down && time.Now().Before(retryAt) {
-			b.drop()
+			for range batch {
+				b.drop()
+			}
 			continue
 		}
 		// Not ctx: an event taken from the queue when Stop is called still
 		// goes out (within publishTimeout), as the queued ones do in flush.
-		err := b.publishRemote(context.WithoutCancel(ctx), e)
+		err := b.publishRemote(context.WithoutCancel(ctx), batch)
 		if err == nil {
 			if down {
 				b.logger.Info("events reach the other instances again through Redis")
@@ -239,12 +268,11 @@ func (b *Bus) send(ctx context.Context) {
 			}
 			continue
 		}
-		b.drop()
 		if ctx.Err() != nil {
 			continue // stopping: the next select flushes
 		}
 		if errors.Is(err, errEncode) {
-			b.logger.Warn("event could not be encoded for Redis; delivered in process only", "type", e.Type, "err", err)
+			b.logger.Warn("event could not be encoded for Redis; delivered in process only", "err", err)
 			continue
 		}
 		if !down {
@@ -262,10 +290,12 @@ func (b *Bus) flush() {
 	defer cancel()
 	for {
 		select {
-		case e := <-b.queue:
-			if ctx.Err() != nil || b.publishRemote(ctx, e) != nil {
+		case m := <-b.queue:
+			if ctx.Err() != nil {
 				b.drop()
+				continue
 			}
+			_ = b.publishRemote(ctx, []*Message{m}) // it counts what it could not send
 		default:
 			return
 		}
@@ -274,18 +304,52 @@ func (b *Bus) flush() {
 
 var errEncode = errors.New("encode event")
 
-func (b *Bus) publishRemote(ctx context.Context, e Event) error {
-	msg, err := json.Marshal(envelope{Origin: b.origin, Event: e})
-	if err != nil {
-		return errors.Join(errEncode, err)
-	}
+// publishRemote sends batch to Redis in one pipeline and counts each event
+// as sent or dropped. It returns the pipeline's error, or else an encoding
+// error (wrapping errEncode) when an event could not be encoded.
+func (b *Bus) publishRemote(ctx context.Context, batch []*Message) error {
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if err := b.client.Publish(ctx, b.channel, msg).Err(); err != nil {
+	var encodeErr error
+	pipe := b.client.Pipeline()
+	for _, m := range batch {
+		msg, err := b.encode(m)
+		if err != nil {
+			b.drop()
+			encodeErr = errors.Join(errEncode, fmt.Errorf("%s: %w", m.Event.Type, err))
+			continue
+		}
+		pipe.Publish(ctx, b.channel, msg)
+	}
+	if pipe.Len() == 0 {
+		return encodeErr
+	}
+	cmds, err := pipe.Exec(ctx)
+	for _, c := range cmds {
+		if c.Err() != nil {
+			b.drop()
+		} else {
+			b.sent.Add(1)
+		}
+	}
+	if err != nil {
 		return err
 	}
-	b.sent.Add(1)
-	return nil
+	return encodeErr
+}
+
+// encode writes m's envelope around the event's shared encoding
+// (Message.JSON), which this instance's feeds also use: an event is encoded
+// once however far it goes.
+func (b *Bus) encode(m *Message) ([]byte, error) {
+	event, err := m.JSON()
+	if err != nil {
+		return nil, err
+	}
+	msg := make([]byte, 0, len(b.self)+len(event)+1)
+	msg = append(msg, b.self...)
+	msg = append(msg, event...)
+	return append(msg, '}'), nil
 }
 
 // receive holds the subscription and hands other instances' events to the
@@ -386,6 +450,9 @@ func (r *receiver) consume(ctx context.Context, ps *redis.PubSub) (stale bool) {
 }
 
 func (b *Bus) deliver(payload string) {
+	if strings.HasPrefix(payload, b.self) {
+		return // our own, already delivered in process: not worth decoding
+	}
 	var env envelope
 	if err := json.Unmarshal([]byte(payload), &env); err != nil || env.Origin == "" || env.Event.Type == "" {
 		if b.malformed.Add(1) == 1 {
@@ -394,7 +461,7 @@ func (b *Bus) deliver(payload string) {
 		return
 	}
 	if env.Origin == b.origin {
-		return // our own, already delivered in process
+		return // our own (written by another encoder than encode)
 	}
 	b.received.Add(1)
 	b.hub.Publish(env.Event)

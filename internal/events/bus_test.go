@@ -271,3 +271,50 @@ func TestBusStopFlushesAndThenStaysLocal(t *testing.T) {
 	require.Equal(t, events.TaskFailed, receive(t, subA).Type)
 	requireNothing(t, subB, 200*time.Millisecond)
 }
+
+// A burst goes out in batches (one pipeline per batch) and still reaches the
+// other instance whole and in order; the Redis copy is made of the same bytes
+// this instance's feeds share, so the other instance's clients get exactly
+// what this one's get.
+func TestBusBurstReachesOtherInstanceInOrderEncodedOnce(t *testing.T) {
+	t.Parallel()
+	client := redisClient(t, testkit.RedisURL(t))
+	prefix := testkit.Prefix(t)
+	a, b := startBus(t, client, prefix), startBus(t, client, prefix)
+	waitSubscribed(t, a, b)
+	const n = 500
+	subB := b.Hub().Subscribe(n, nil)
+	feedA, feedB := a.Feed("a", n, nil), b.Feed("b", n, nil)
+
+	for i := range n {
+		e := event(t, events.ToolExecuted, i)
+		e.APIKeyID = fmt.Sprintf("key-%d", i)
+		a.Publish(e)
+	}
+	for i := range n {
+		got := receive(t, subB)
+		require.Equal(t, fmt.Sprintf("key-%d", i), got.APIKeyID, "event %d out of order or lost", i)
+		require.JSONEq(t, fmt.Sprintf(`{"n":%d}`, i), string(got.Data))
+	}
+	for i := range n {
+		var ma, mb *events.Message
+		select {
+		case ma = <-feedA.C:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("feed A: no event %d", i)
+		}
+		select {
+		case mb = <-feedB.C:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("feed B: no event %d", i)
+		}
+		ja, err := ma.JSON()
+		require.NoError(t, err)
+		jb, err := mb.JSON()
+		require.NoError(t, err)
+		require.JSONEq(t, string(ja), string(jb))
+	}
+	require.Eventually(t, func() bool { return a.Stats().Sent == n && b.Stats().Received == n }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, uint64(0), a.Stats().Dropped)
+	require.Equal(t, uint64(0), b.Stats().Malformed)
+}

@@ -249,8 +249,12 @@ func (h *Hub) removeFeed(f *Feed) {
 
 // Publish delivers e to every matching subscriber and feed whose buffer has
 // room and drops (closes) those whose buffer is full.
-func (h *Hub) Publish(e Event) {
-	m := &Message{Event: e}
+func (h *Hub) Publish(e Event) { h.publish(&Message{Event: e}) }
+
+// publish delivers m; the Bus passes its own Message so that the bytes its
+// Redis copy is made of are the ones the feeds share (see Message.JSON).
+func (h *Hub) publish(m *Message) {
+	e := m.Event
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
