@@ -70,7 +70,7 @@ type Bus interface {
 
 type registered struct {
 	Tool
-	input *jsonschema.Resolved
+	input *inputSchema
 }
 
 // NewRegistry compiles the tools' schemas. A tool with a broken schema is a
@@ -88,7 +88,7 @@ func NewRegistry(queries *db.Queries, defs ...Tool) (*Registry, error) {
 		if s.Type != "object" {
 			return nil, fmt.Errorf("tool %s: input schema must have type object", t.Name)
 		}
-		resolved, err := s.Resolve(nil)
+		resolved, err := compileInput(&s, t.InputSchema)
 		if err != nil {
 			return nil, fmt.Errorf("tool %s: resolve input schema: %w", t.Name, err)
 		}
