@@ -2,9 +2,11 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
@@ -14,11 +16,108 @@ import (
 // It runs redis_rate's GCRA script, which reads and updates a key's state in
 // one atomic step on the Redis server, with Redis' own clock: instances with
 // skewed clocks still agree.
+//
+// Concurrent requests share round trips: a request that finds none in flight
+// runs its script at once; those that arrive meanwhile queue, and go together
+// as one pipeline when it is back (then the next queue, until none is left).
+// Each script still runs atomically on its own, in arrival order, so the
+// budget is exactly what one script per request gives; only the network and
+// Redis' per-command overhead are shared.
 type Redis struct {
-	rdb     redis.UniversalClient
-	limiter *redis_rate.Limiter
-	prefix  string
+	rdb    redis.UniversalClient
+	prefix string
+
+	mu sync.Mutex
+	// busy is set while a round trip is in flight; queue holds the requests
+	// waiting for the next one.
+	busy  bool
+	queue []*allowCall
 }
+
+// allowCall is one request waiting in the queue.
+type allowCall struct {
+	key       string
+	perMinute int
+	res       gcraResult
+	err       error
+	done      chan struct{}
+}
+
+// gcraResult is the script's answer.
+type gcraResult struct {
+	allowed, remaining     int
+	retryAfter, resetAfter time.Duration
+}
+
+// maxPipeline bounds the requests sent in one round trip.
+const maxPipeline = 128
+
+// gcra is redis_rate v10's allowN script (Copyright (c) 2017 Pavel Pravosud,
+// BSD licence, as redis_rate), verbatim, so that many requests can share a
+// pipeline, which redis_rate's API cannot do. The state it keeps is
+// redis_rate's ("rate:" + key holds the TAT); TestRedisClose and
+// TestGCRAIsRedisRates pin both.
+var gcra = redis.NewScript(gcraScript)
+
+const gcraScript = `
+-- this script has side-effects, so it requires replicate commands mode
+redis.replicate_commands()
+
+local rate_limit_key = KEYS[1]
+local burst = ARGV[1]
+local rate = ARGV[2]
+local period = ARGV[3]
+local cost = tonumber(ARGV[4])
+
+local emission_interval = period / rate
+local increment = emission_interval * cost
+local burst_offset = emission_interval * burst
+
+-- redis returns time as an array containing two integers: seconds of the epoch
+-- time (10 digits) and microseconds (6 digits). for convenience we need to
+-- convert them to a floating point number. the resulting number is 16 digits,
+-- bordering on the limits of a 64-bit double-precision floating point number.
+-- adjust the epoch to be relative to Jan 1, 2017 00:00:00 GMT to avoid floating
+-- point problems. this approach is good until "now" is 2,483,228,799 (Wed, 09
+-- Sep 2048 01:46:39 GMT), when the adjusted value is 16 digits.
+local jan_1_2017 = 1483228800
+local now = redis.call("TIME")
+now = (now[1] - jan_1_2017) + (now[2] / 1000000)
+
+local tat = redis.call("GET", rate_limit_key)
+
+if not tat then
+  tat = now
+else
+  tat = tonumber(tat)
+end
+
+tat = math.max(tat, now)
+
+local new_tat = tat + increment
+local allow_at = new_tat - burst_offset
+
+local diff = now - allow_at
+local remaining = diff / emission_interval
+
+if remaining < 0 then
+  local reset_after = tat - now
+  local retry_after = diff * -1
+  return {
+    0, -- allowed
+    0, -- remaining
+    tostring(retry_after),
+    tostring(reset_after),
+  }
+end
+
+local reset_after = new_tat - now
+if reset_after > 0 then
+  redis.call("SET", rate_limit_key, new_tat, "EX", math.ceil(reset_after))
+end
+local retry_after = -1
+return {cost, remaining, tostring(retry_after), tostring(reset_after)}
+`
 
 // A closed budget is GCRA state whose theoretical arrival time lies decades
 // ahead: redis_rate's script then denies every request, and reports a wait
@@ -38,7 +137,7 @@ const (
 // Redis from each other (a prefix per test). See the package documentation
 // for the timeouts rdb should have.
 func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
-	return &Redis{rdb: rdb, limiter: redis_rate.NewLimiter(rdb), prefix: prefix}
+	return &Redis{rdb: rdb, prefix: prefix}
 }
 
 // Close closes key's budget on every instance: from now on Allow denies it
@@ -63,7 +162,7 @@ func (r *Redis) Allow(ctx context.Context, key string, perMinute int) (Result, e
 	if err := checkPerMinute(perMinute); err != nil {
 		return Result{}, err
 	}
-	res, err := r.limiter.Allow(ctx, r.prefix+key, redis_rate.PerMinute(perMinute))
+	res, err := r.allow(ctx, r.prefix+key, perMinute)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return Result{}, ctxErr
@@ -71,17 +170,150 @@ func (r *Redis) Allow(ctx context.Context, key string, perMinute int) (Result, e
 		return Result{}, apperr.Wrap(err, apperr.Unavailable, "rate limiting is unavailable")
 	}
 	out := Result{
-		Allowed:    res.Allowed > 0,
+		Allowed:    res.allowed > 0,
 		Limit:      perMinute,
-		Remaining:  res.Remaining,
-		ResetAfter: max(res.ResetAfter, 0),
+		Remaining:  res.remaining,
+		ResetAfter: max(res.resetAfter, 0),
 	}
 	if !out.Allowed {
 		// redis_rate reports -1 for "not limited"; Result promises
 		// RetryAfter > 0 exactly when denied. The floor guards against a
 		// wait below a nanosecond rounding to 0.
-		out.RetryAfter = max(res.RetryAfter, 1)
-		out.Closed = res.RetryAfter > closedIfWaitGT
+		out.RetryAfter = max(res.retryAfter, 1)
+		out.Closed = res.retryAfter > closedIfWaitGT
 	}
 	return out, nil
+}
+
+// allow runs the script for key (already prefixed) at perMinute per minute,
+// with burst perMinute, as redis_rate.PerMinute does: at once when no round
+// trip is in flight, else in the next pipeline (see Redis).
+func (r *Redis) allow(ctx context.Context, key string, perMinute int) (gcraResult, error) {
+	r.mu.Lock()
+	if r.busy {
+		c := &allowCall{key: key, perMinute: perMinute, done: make(chan struct{})}
+		r.queue = append(r.queue, c)
+		r.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.res, c.err
+		case <-ctx.Done():
+			// The script may still run and count this request, as it would
+			// had the request been cancelled after it was sent.
+			return gcraResult{}, ctx.Err()
+		}
+	}
+	r.busy = true
+	r.mu.Unlock()
+
+	res, err := runGCRA(ctx, r.rdb, key, perMinute)
+
+	r.mu.Lock()
+	if len(r.queue) == 0 {
+		r.busy = false
+		r.mu.Unlock()
+	} else {
+		r.mu.Unlock()
+		go r.drain()
+	}
+	return res, err
+}
+
+// drain sends the queued requests, a pipeline at a time, until none is left.
+// It is not bound to any one request's context: each waiting request stops
+// waiting when its own ends.
+func (r *Redis) drain() {
+	for {
+		r.mu.Lock()
+		batch := r.queue
+		if len(batch) > maxPipeline {
+			batch = batch[:maxPipeline:maxPipeline]
+			r.queue = r.queue[maxPipeline:]
+		} else {
+			r.queue = nil
+		}
+		if len(batch) == 0 {
+			r.busy = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		r.runPipeline(batch)
+	}
+}
+
+// pipelineTimeout bounds one pipeline; the client's own read and write
+// timeouts are shorter in production (see the package documentation).
+const pipelineTimeout = 5 * time.Second
+
+func (r *Redis) runPipeline(batch []*allowCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), pipelineTimeout)
+	defer cancel()
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(batch))
+	for i, c := range batch {
+		cmds[i] = gcra.EvalSha(ctx, pipe, []string{"rate:" + c.key}, gcraArgs(c.perMinute)...)
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	for i, c := range batch {
+		err := cmds[i].Err()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis lost its script cache (a restart, SCRIPT FLUSH):
+			// Run sends the script itself.
+			c.res, c.err = runGCRA(ctx, r.rdb, c.key, c.perMinute)
+		} else if err != nil {
+			c.err = err
+		} else {
+			c.res, c.err = parseGCRA(cmds[i].Val())
+		}
+		close(c.done)
+	}
+}
+
+func gcraArgs(perMinute int) []any {
+	// burst, rate, period in seconds, cost: redis_rate.PerMinute(perMinute)
+	// asking for one.
+	return []any{perMinute, perMinute, time.Minute.Seconds(), 1}
+}
+
+// runGCRA runs the script for one request in its own round trip.
+func runGCRA(ctx context.Context, rdb redis.Scripter, key string, perMinute int) (gcraResult, error) {
+	v, err := gcra.Run(ctx, rdb, []string{"rate:" + key}, gcraArgs(perMinute)...).Result()
+	if err != nil {
+		return gcraResult{}, err
+	}
+	return parseGCRA(v)
+}
+
+// parseGCRA reads the script's answer as redis_rate's AllowN does.
+func parseGCRA(v any) (gcraResult, error) {
+	values, ok := v.([]any)
+	if !ok || len(values) != 4 {
+		return gcraResult{}, fmt.Errorf("rate limit script: unexpected answer %v", v)
+	}
+	allowed, ok1 := values[0].(int64)
+	remaining, ok2 := values[1].(int64)
+	retry, ok3 := values[2].(string)
+	reset, ok4 := values[3].(string)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return gcraResult{}, fmt.Errorf("rate limit script: unexpected answer %v", v)
+	}
+	retryAfter, err := strconv.ParseFloat(retry, 64)
+	if err != nil {
+		return gcraResult{}, fmt.Errorf("rate limit script: %w", err)
+	}
+	resetAfter, err := strconv.ParseFloat(reset, 64)
+	if err != nil {
+		return gcraResult{}, fmt.Errorf("rate limit script: %w", err)
+	}
+	return gcraResult{allowed: int(allowed), remaining: int(remaining), retryAfter: seconds(retryAfter), resetAfter: seconds(resetAfter)}, nil
+}
+
+// seconds converts the script's float seconds as redis_rate's dur does: -1
+// stays -1 (not limited).
+func seconds(f float64) time.Duration {
+	if f == -1 {
+		return -1
+	}
+	return time.Duration(f * float64(time.Second))
 }

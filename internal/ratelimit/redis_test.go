@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
@@ -252,4 +255,125 @@ func TestRedisClose(t *testing.T) {
 	}
 	require.False(t, res.Allowed)
 	require.False(t, res.Closed)
+}
+
+// The script is redis_rate's: requests through redis_rate's own limiter and
+// through Redis, taken in turn on one key, draw from one budget and agree on
+// what remains.
+func TestGCRAIsRedisRates(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rdb := newTestClient(t, testRedisURL(t))
+	prefix := uniquePrefix(t)
+	ours := NewRedis(rdb, prefix)
+	theirs := redis_rate.NewLimiter(rdb)
+	const perMinute = 6
+	for i := range perMinute + 2 {
+		want := perMinute - 1 - i
+		if i%2 == 0 {
+			res, err := ours.Allow(ctx, "k", perMinute)
+			require.NoError(t, err)
+			require.Equal(t, want >= 0, res.Allowed, "request %d", i)
+			require.Equal(t, max(want, 0), res.Remaining, "request %d", i)
+		} else {
+			res, err := theirs.Allow(ctx, prefix+"k", redis_rate.PerMinute(perMinute))
+			require.NoError(t, err)
+			require.Equal(t, want >= 0, res.Allowed > 0, "request %d", i)
+			require.Equal(t, max(want, 0), res.Remaining, "request %d", i)
+		}
+	}
+}
+
+// pauseHook holds the first single command (the first request's script)
+// until released, and records the size of every pipeline.
+type pauseHook struct {
+	held      chan struct{}
+	release   chan struct{}
+	once      sync.Once
+	mu        sync.Mutex
+	pipelines []int
+}
+
+func (h *pauseHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *pauseHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" || cmd.Name() == "eval" {
+			h.once.Do(func() {
+				close(h.held)
+				<-h.release
+			})
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *pauseHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		scripts := 0 // a new connection's handshake is a pipeline too
+		for _, c := range cmds {
+			if c.Name() == "evalsha" {
+				scripts++
+			}
+		}
+		if scripts > 0 {
+			h.mu.Lock()
+			h.pipelines = append(h.pipelines, scripts)
+			h.mu.Unlock()
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// Requests that arrive while one is in flight share the next round trip,
+// and the budget is exactly what one script per request gives.
+func TestRedisConcurrentRequestsSharePipelines(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rdb := newTestClient(t, testRedisURL(t))
+	hook := &pauseHook{held: make(chan struct{}), release: make(chan struct{})}
+	rdb.AddHook(hook)
+	r := NewRedis(rdb, uniquePrefix(t))
+
+	const perMinute, waiting = 5, 20
+	type answer struct {
+		res Result
+		err error
+	}
+	answers := make(chan answer, waiting+1)
+	go func() {
+		res, err := r.Allow(ctx, "shared", perMinute)
+		answers <- answer{res, err}
+	}()
+	<-hook.held // the first request is in flight
+	for range waiting {
+		go func() {
+			res, err := r.Allow(ctx, "shared", perMinute)
+			answers <- answer{res, err}
+		}()
+	}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		assert.Len(c, r.queue, waiting)
+	}, 10*time.Second, time.Millisecond)
+	close(hook.release)
+
+	allowed := 0
+	for range waiting + 1 {
+		a := <-answers
+		require.NoError(t, a.err)
+		if a.res.Allowed {
+			allowed++
+		} else {
+			require.Positive(t, a.res.RetryAfter)
+		}
+	}
+	require.Equal(t, perMinute, allowed)
+	hook.mu.Lock()
+	require.Equal(t, []int{waiting}, hook.pipelines, "the waiting requests go in one pipeline")
+	hook.mu.Unlock()
+	r.mu.Lock()
+	require.False(t, r.busy, "idle once the queue is drained")
+	r.mu.Unlock()
 }
