@@ -326,23 +326,7 @@ func (p *process) fdLimit() string {
 }
 
 // cpuSeconds is the process's user+system CPU time so far.
-func (p *process) cpuSeconds() float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+1:]
-	}
-	f := strings.Fields(s)
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
-}
+func (p *process) cpuSeconds() float64 { return procCPU(p.cmd.Process.Pid, false) }
 
 // httpClient is the bench's client for setup requests; the load generators
 // have their own transports.

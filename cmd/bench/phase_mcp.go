@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -17,6 +18,10 @@ type mcpSeries struct {
 	limited int
 	first   string
 	cpuMS   []float64 // server CPU per measured call, per round
+	pgMS    []float64 // PostgreSQL's CPU per call, per round
+	redisMS []float64 // Redis's
+	loadMS  []float64 // the load generator's (the bench process)
+	busy    []float64 // share of the machine's cores used, per round
 }
 
 // phaseMCP: tools/call against bizmcp's real /mcp (key check, rate limit,
@@ -41,6 +46,7 @@ func phaseMCP(ctx context.Context, e *env, r *report) error {
 	if err != nil {
 		return err
 	}
+	meter := newCPUMeter(ctx, o)
 	procs := map[string]*process{"bizmcp": biz}
 	for _, kind := range peerKinds {
 		p, err := e.startPeer(ctx, kind)
@@ -86,9 +92,9 @@ func phaseMCP(ctx context.Context, e *env, r *report) error {
 					return ctx.Err()
 				}
 				p := procs[t.server]
-				cpu0 := p.cpuSeconds()
+				cpu0, around0 := p.cpuSeconds(), meter.sample()
 				res := runLoad(ctx, t, n, o.mcpWarm, o.mcpDuration)
-				cpu := p.cpuSeconds() - cpu0
+				cpu, around := p.cpuSeconds()-cpu0, meter.since(around0)
 				s := series[key(t, n)]
 				if s == nil {
 					s = &mcpSeries{t: t, clients: n}
@@ -102,7 +108,12 @@ func phaseMCP(ctx context.Context, e *env, r *report) error {
 					s.first = res.firstErr
 				}
 				if res.allCalls > 0 {
-					s.cpuMS = append(s.cpuMS, cpu*1000/float64(res.allCalls))
+					perCall := func(sec float64) float64 { return sec * 1000 / float64(res.allCalls) }
+					s.cpuMS = append(s.cpuMS, perCall(cpu))
+					s.pgMS = append(s.pgMS, perCall(around.pg))
+					s.redisMS = append(s.redisMS, perCall(around.redis))
+					s.loadMS = append(s.loadMS, perCall(around.client))
+					s.busy = append(s.busy, around.busy(cpu))
 				}
 				progress(o, "mcp round %d/%d: %-40s %2d clients: %8s calls/s  p50 %-8s p99 %-8s errors %d",
 					round+1, o.rounds, t.label(), n, num(res.rate()), ms(pct(res.lat, 0.5)), ms(pct(res.lat, 0.99)), res.errors)
@@ -165,16 +176,22 @@ func phaseMCP(ctx context.Context, e *env, r *report) error {
 	body.WriteString("- **bare mcp-go** (mark3labs/mcp-go v1.2.1): `NewStreamableHTTPServer` with `WithStateful(true)` (sessions validated, as the others do); it serves 2026-07-28 on the same handler.\n")
 	body.WriteString("- **net/http JSON-RPC echo**: reads the body, decodes the id, writes a fixed result: the floor of an HTTP round trip here.\n\n")
 	fmt.Fprintf(&body, "Each run: %s of warm-up, then %s measured; %d round%s, the order of the servers reversed every other round. ", o.mcpWarm, o.mcpDuration, o.rounds, plural(o.rounds))
-	body.WriteString("Server CPU is the server process's user+system time (from /proc) during the run divided by the calls it answered.\n\n")
-	body.WriteString("| server | revision | clients | calls/s (mean) | per round | p50 | p99 | server CPU per call | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	body.WriteString("CPU per call is user+system time (from /proc) during the run, warm-up included, divided by the calls answered: the server process's; ")
+	body.WriteString("PostgreSQL's (the postmaster, its backends and the backends it reaped) and Redis's, which only bizmcp uses (a peer's figure there is bizmcp's idle background); ")
+	body.WriteString("and the load generator's (the bench process, the same client for every server). ")
+	fmt.Fprintf(&body, "*Machine busy* is all of these together over the run's wall time and the machine's %d cores: near 100%% the cores, not the server, were the limit.\n\n", runtime.NumCPU())
+	if miss := meter.missing(); len(miss) > 0 {
+		fmt.Fprintf(&body, "Not found, so counted as 0: %s (not a local process of this user's).\n\n", strings.Join(miss, ", "))
+	}
+	body.WriteString("| server | revision | clients | calls/s (mean) | per round | p50 | p99 | CPU per call: server | PostgreSQL | Redis | load generator | machine busy | errors |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, t := range live {
 		for _, n := range o.mcpClients {
 			s := series[key(t, n)]
 			if s == nil {
 				continue
 			}
-			fmt.Fprintf(&body, "| %s | %s | %d | %s | %s | %s | %s | %.2f ms | %d |\n", t.server, t.proto, n, num(mean(s.rates)), rounds(s.rates),
-				ms(pct(s.lat, 0.5)), ms(pct(s.lat, 0.99)), mean(s.cpuMS), s.errors)
+			fmt.Fprintf(&body, "| %s | %s | %d | %s | %s | %s | %s | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.0f%% | %d |\n", t.server, t.proto, n, num(mean(s.rates)), rounds(s.rates),
+				ms(pct(s.lat, 0.5)), ms(pct(s.lat, 0.99)), mean(s.cpuMS), mean(s.pgMS), mean(s.redisMS), mean(s.loadMS), 100*mean(s.busy), s.errors)
 		}
 	}
 	for _, s := range series {

@@ -29,6 +29,7 @@ type taskRun struct {
 	timedOut     bool
 	busy         float64 // finance agents' busy share, 0..1 (bizmcp only)
 	cpu          float64 // server CPU use, in cores (bizmcp only)
+	pg           float64 // PostgreSQL's CPU use, in cores
 	err          string
 }
 
@@ -62,6 +63,7 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 		return err
 	}
 	defer rv.close()
+	meter := newCPUMeter(ctx, o)
 	var configs []taskConfig
 	for _, agents := range []int{1, o.financeAgents} {
 		for _, w := range o.taskWorkers {
@@ -76,13 +78,13 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 				return ctx.Err()
 			}
 			runBiz := func() {
-				res := bizmcpTasks(ctx, e, cfg)
+				res := bizmcpTasks(ctx, e, cfg, meter)
 				results[i].biz = append(results[i].biz, res)
 				progress(o, "tasks round %d/%d: bizmcp, %s: %d/%d completed in %s: %s tasks/s%s", round+1, o.rounds, cfg.label(),
 					res.done, o.tasks, res.elapsed.Round(time.Millisecond), num(res.rate()), errNote(res))
 			}
 			runRiver := func() {
-				res := rv.run(ctx, o.tasks, cfg.workers)
+				res := rv.run(ctx, o.tasks, cfg.workers, meter)
 				results[i].river = append(results[i].river, res)
 				progress(o, "tasks round %d/%d: River no-op, %d worker%s: %d/%d completed in %s: %s jobs/s%s", round+1, o.rounds, cfg.workers, plural(cfg.workers),
 					res.done, o.tasks, res.elapsed.Round(time.Millisecond), num(res.rate()), errNote(res))
@@ -113,18 +115,23 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 	fmt.Fprintf(&body, "as many workers, bizmcp's fetch settings (20 ms cooldown, 500 ms poll), %d jobs inserted one per transaction by %d clients, ", o.tasks, postClients)
 	body.WriteString("timed from the first insert to the last completion event. ")
 	body.WriteString("*Busy* is the finance agents' task time over the run's length (Σ completed_at − started_at ÷ (run length × finance agents)): ")
-	body.WriteString("the share of time an agent was running a task; over 100% means agents ran several tasks side by side. *CPU* is the bizmcp process's, in cores.\n\n")
-	body.WriteString("| agents, workers | bizmcp tasks/s | per round | busy | CPU | River jobs/s | per round | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	body.WriteString("the share of time an agent was running a task; over 100% means agents ran several tasks side by side. *CPU* is the bizmcp process's, in cores; ")
+	body.WriteString("*PostgreSQL* is the CPU of the PostgreSQL they share (the postmaster, its backends and the backends it reaped), in cores, during each one's runs.\n\n")
+	body.WriteString("| agents, workers | bizmcp tasks/s | per round | busy | CPU | PostgreSQL | River jobs/s | per round | PostgreSQL | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	var bars []bar
 	var after []string
 	for i, cfg := range configs {
 		b, rvr := results[i].biz, results[i].river
 		bm, rm := mean(rates(b)), mean(rates(rvr))
-		busy, cpu := []float64{}, []float64{}
+		busy, cpu, pgBiz, pgRiver := []float64{}, []float64{}, []float64{}, []float64{}
+		for _, x := range rvr {
+			pgRiver = append(pgRiver, x.pg)
+		}
 		notes := []string{}
 		for _, x := range b {
 			busy = append(busy, x.busy*100)
 			cpu = append(cpu, x.cpu)
+			pgBiz = append(pgBiz, x.pg)
 			if x.timedOut {
 				notes = append(notes, fmt.Sprintf("a run timed out after %s with %d of %d completed", o.taskTimeout, x.done, o.tasks))
 			}
@@ -132,8 +139,8 @@ func phaseTasks(ctx context.Context, e *env, r *report) error {
 				notes = append(notes, x.err)
 			}
 		}
-		fmt.Fprintf(&body, "| %s | %s | %s | %.0f%% | %.2f | %s | %s | %s |\n", cfg.label(), num(bm), rounds(rates(b)), mean(busy), mean(cpu),
-			num(rm), rounds(rates(rvr)), ratio(bm, rm))
+		fmt.Fprintf(&body, "| %s | %s | %s | %.0f%% | %.2f | %.2f | %s | %s | %.2f | %s |\n", cfg.label(), num(bm), rounds(rates(b)), mean(busy), mean(cpu), mean(pgBiz),
+			num(rm), rounds(rates(rvr)), mean(pgRiver), ratio(bm, rm))
 		for _, n := range notes {
 			after = append(after, fmt.Sprintf("%s: %s.", cfg.label(), n))
 		}
@@ -174,7 +181,7 @@ func errNote(t taskRun) string {
 }
 
 // bizmcpTasks runs one configuration on a fresh server and database.
-func bizmcpTasks(ctx context.Context, e *env, cfg taskConfig) taskRun {
+func bizmcpTasks(ctx context.Context, e *env, cfg taskConfig, meter *cpuMeter) taskRun {
 	o := e.o
 	fail := func(err error) taskRun { return taskRun{err: err.Error()} }
 	c, err := e.newCluster(ctx, "tasks")
@@ -197,7 +204,7 @@ func bizmcpTasks(ctx context.Context, e *env, cfg taskConfig) taskRun {
 	}
 	defer pool.Close()
 
-	cpu0 := in.cpuSeconds()
+	cpu0, around0 := in.cpuSeconds(), meter.sample()
 	t0 := time.Now()
 	var next atomic.Int64
 	var postErr atomic.Value
@@ -234,6 +241,7 @@ func bizmcpTasks(ctx context.Context, e *env, cfg taskConfig) taskRun {
 		return err == nil && res.done+res.failed >= o.tasks, err
 	})
 	res.cpu = (in.cpuSeconds() - cpu0) / time.Since(t0).Seconds()
+	res.pg = meter.since(around0).pg / time.Since(t0).Seconds()
 	if err != nil {
 		res.err = err.Error()
 	}
@@ -306,7 +314,7 @@ func (p *riverPeer) close() {
 
 // run inserts n no-op jobs from postClients clients, one per transaction,
 // and waits for n completion events.
-func (p *riverPeer) run(ctx context.Context, n, workers int) taskRun {
+func (p *riverPeer) run(ctx context.Context, n, workers int, meter *cpuMeter) (res taskRun) {
 	workersReg := river.NewWorkers()
 	river.AddWorker(workersReg, &noopWorker{})
 	client, err := river.NewClient(riverpgxv5.New(p.pool), &river.Config{
@@ -330,7 +338,8 @@ func (p *riverPeer) run(ctx context.Context, n, workers int) taskRun {
 		_ = client.Stop(sctx)
 		_, _ = p.pool.Exec(sctx, "TRUNCATE river_job")
 	}()
-	t0 := time.Now()
+	t0, around0 := time.Now(), meter.sample()
+	defer func() { res.pg = meter.since(around0).pg / time.Since(t0).Seconds() }()
 	var next atomic.Int64
 	var insErr atomic.Value
 	var wg sync.WaitGroup
@@ -350,7 +359,7 @@ func (p *riverPeer) run(ctx context.Context, n, workers int) taskRun {
 		}()
 	}
 	wg.Wait()
-	res := taskRun{postElapsed: time.Since(t0)}
+	res = taskRun{postElapsed: time.Since(t0)}
 	if v := insErr.Load(); v != nil {
 		res.err = "an insert failed: " + v.(string)
 	}
