@@ -43,7 +43,7 @@ WITH cand AS (
      ORDER BY (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), p.parked_at
      LIMIT 8)
 ), next AS (
-    SELECT w.id, w.job_id AS parked_job_id
+    SELECT w.id, w.job_id AS parked_job_id, w.status AS parked_status
     FROM agents.tasks AS w JOIN cand ON cand.id = w.id
     WHERE w.parked_at IS NOT NULL AND w.status IN ('pending', 'assigned')
       AND EXISTS (SELECT 1 FROM agents.agents AS a
@@ -58,7 +58,7 @@ SET status = 'processing', agent_id = $1::uuid, job_id = $2::bigint,
     lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL, parts_deadline = NULL
 FROM next
 WHERE t.id = next.id
-RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline, next.parked_job_id
+RETURNING t.id, t.title, t.description, t.domain, t.priority, t.status, t.agent_id, t.parent_task_id, t.input_data, t.output_data, t.error_message, t.progress, t.attempts, t.tokens_used, t.cost, t.created_at, t.started_at, t.completed_at, t.job_id, t.timeout_seconds, t.max_attempts, t.lease, t.heartbeat_at, t.parked_at, t.parts_deadline, next.parked_job_id, next.parked_status
 `
 
 type TaskAdoptNextParams struct {
@@ -94,12 +94,14 @@ type TaskAdoptNextRow struct {
 	ParkedAt       *time.Time
 	PartsDeadline  *time.Time
 	ParkedJobID    *int64
+	ParkedStatus   string
 }
 
 // TaskAdoptNext starts, on an agent that has just finished a task (in that
 // transaction), the most urgent parked task assigned to the agent or of its
 // domain, as the finishing worker's job: the agent goes on without a gap.
-// It returns the task and the job it was parked with (to be cancelled). The
+// It returns the task, the job it was parked with (to be cancelled) and its
+// status then (assigned: a request message waits for delivery). The
 // agent must be active with a free slot (its finished task is already
 // counted out by the trigger).
 func (q *Queries) TaskAdoptNext(ctx context.Context, arg TaskAdoptNextParams) (TaskAdoptNextRow, error) {
@@ -132,6 +134,7 @@ func (q *Queries) TaskAdoptNext(ctx context.Context, arg TaskAdoptNextParams) (T
 		&i.ParkedAt,
 		&i.PartsDeadline,
 		&i.ParkedJobID,
+		&i.ParkedStatus,
 	)
 	return i, err
 }
@@ -1875,6 +1878,59 @@ func (q *Queries) TaskStartLeased(ctx context.Context, arg TaskStartLeasedParams
 		&i.ParkedAt,
 		&i.PartsDeadline,
 	)
+	return i, err
+}
+
+const taskStepBegin = `-- name: TaskStepBegin :one
+WITH held AS (
+    SELECT t.id FROM agents.tasks AS t
+    WHERE t.id = $1::uuid AND t.lease = $2::bigint AND t.status = 'processing'
+), moved AS (
+    UPDATE agents.tasks AS t SET progress = $3::smallint
+    FROM held
+    WHERE t.id = held.id AND $3::smallint > t.progress
+    RETURNING t.id
+), entries AS (
+    INSERT INTO agents.task_events (task_id, type, message, data)
+    SELECT held.id, ($4::text[])[i.n], ($5::text[])[i.n], ($6::jsonb[])[i.n]
+    FROM held, generate_series(1, cardinality($4::text[])) AS i (n)
+    ORDER BY i.n
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM held) AS held, (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM entries)::int AS entries
+`
+
+type TaskStepBeginParams struct {
+	TaskID   uuid.UUID
+	Lease    int64
+	Progress int16
+	Types    []string
+	Messages []string
+	Datas    []json.RawMessage
+}
+
+type TaskStepBeginRow struct {
+	Held    bool
+	Moved   int32
+	Entries int32
+}
+
+// TaskStepBegin starts a worker's step in one round trip: it checks that
+// the worker still holds the task's lease, moves the progress forward
+// (progress < 0 leaves it), and records the step's timeline entries (a
+// progress entry, the step itself), in order. held is false, and nothing
+// is written, once the lease has moved on.
+func (q *Queries) TaskStepBegin(ctx context.Context, arg TaskStepBeginParams) (TaskStepBeginRow, error) {
+	row := q.db.QueryRow(ctx, taskStepBegin,
+		arg.TaskID,
+		arg.Lease,
+		arg.Progress,
+		arg.Types,
+		arg.Messages,
+		arg.Datas,
+	)
+	var i TaskStepBeginRow
+	err := row.Scan(&i.Held, &i.Moved, &i.Entries)
 	return i, err
 }
 

@@ -325,7 +325,8 @@ RETURNING t.parked_at;
 -- TaskAdoptNext starts, on an agent that has just finished a task (in that
 -- transaction), the most urgent parked task assigned to the agent or of its
 -- domain, as the finishing worker's job: the agent goes on without a gap.
--- It returns the task and the job it was parked with (to be cancelled). The
+-- It returns the task, the job it was parked with (to be cancelled) and its
+-- status then (assigned: a request message waits for delivery). The
 -- agent must be active with a free slot (its finished task is already
 -- counted out by the trigger).
 -- name: TaskAdoptNext :one
@@ -342,7 +343,7 @@ WITH cand AS (
      ORDER BY (CASE p.priority WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 ELSE 4 END), p.parked_at
      LIMIT 8)
 ), next AS (
-    SELECT w.id, w.job_id AS parked_job_id
+    SELECT w.id, w.job_id AS parked_job_id, w.status AS parked_status
     FROM agents.tasks AS w JOIN cand ON cand.id = w.id
     WHERE w.parked_at IS NOT NULL AND w.status IN ('pending', 'assigned')
       AND EXISTS (SELECT 1 FROM agents.agents AS a
@@ -357,7 +358,7 @@ SET status = 'processing', agent_id = sqlc.arg(agent_id)::uuid, job_id = sqlc.ar
     lease = t.lease + 1, heartbeat_at = now(), parked_at = NULL, parts_deadline = NULL
 FROM next
 WHERE t.id = next.id
-RETURNING t.*, next.parked_job_id;
+RETURNING t.*, next.parked_job_id, next.parked_status;
 
 -- TaskParkedWakeable locks parked tasks that an active agent with a free
 -- slot could take now, most urgent first. A pending task's agent is one of
@@ -477,3 +478,26 @@ SELECT sender_id FROM agents.messages
 WHERE correlation_id = sqlc.arg(task_id)::uuid AND type = 'request' AND sender_id IS NOT NULL
 ORDER BY created_at
 LIMIT 1;
+
+-- TaskStepBegin starts a worker's step in one round trip: it checks that
+-- the worker still holds the task's lease, moves the progress forward
+-- (progress < 0 leaves it), and records the step's timeline entries (a
+-- progress entry, the step itself), in order. held is false, and nothing
+-- is written, once the lease has moved on.
+-- name: TaskStepBegin :one
+WITH held AS (
+    SELECT t.id FROM agents.tasks AS t
+    WHERE t.id = sqlc.arg(task_id)::uuid AND t.lease = sqlc.arg(lease)::bigint AND t.status = 'processing'
+), moved AS (
+    UPDATE agents.tasks AS t SET progress = sqlc.arg(progress)::smallint
+    FROM held
+    WHERE t.id = held.id AND sqlc.arg(progress)::smallint > t.progress
+    RETURNING t.id
+), entries AS (
+    INSERT INTO agents.task_events (task_id, type, message, data)
+    SELECT held.id, (sqlc.arg(types)::text[])[i.n], (sqlc.arg(messages)::text[])[i.n], (sqlc.arg(datas)::jsonb[])[i.n]
+    FROM held, generate_series(1, cardinality(sqlc.arg(types)::text[])) AS i (n)
+    ORDER BY i.n
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM held) AS held, (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM entries)::int AS entries;

@@ -94,6 +94,11 @@ func (s *Service) claimAndStart(ctx context.Context, row db.Task, jobID int64) (
 			if err != nil {
 				return db.MapError(err, "task "+id.String())
 			}
+			if row.Status == "assigned" {
+				if err := deliverRequest(ctx, q, id); err != nil {
+					return err
+				}
+			}
 			agent = heldBy(agent, id)
 			return s.assignedEvent(ctx, q, started, agent)
 		})
@@ -164,10 +169,22 @@ func (s *Service) adoptNext(ctx context.Context, tx pgx.Tx, q *db.Queries, agent
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt, JobID: r.JobID,
 		TimeoutSeconds: r.TimeoutSeconds, MaxAttempts: r.MaxAttempts, Lease: r.Lease, HeartbeatAt: r.HeartbeatAt, ParkedAt: r.ParkedAt,
 	}
+	if r.ParkedStatus == "assigned" {
+		if err := deliverRequest(ctx, q, next.ID); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.assignedEvent(ctx, q, next, agent); err != nil {
 		return nil, err
 	}
 	return &next, nil
+}
+
+// deliverRequest marks the request message that asked for an assigned
+// task delivered, in the transaction that starts the task on its agent.
+func deliverRequest(ctx context.Context, q *db.Queries, task uuid.UUID) error {
+	_, err := q.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &task, Type: "request"})
+	return db.MapError(err, "message")
 }
 
 // wakeBatch bounds the parked tasks one wake-up starts.

@@ -117,8 +117,7 @@ func (s *Service) run(ctx context.Context, task db.Task, agent db.Agent) (json.R
 		if len(delegates) > 0 {
 			pct = max(pct, currentProgress(ctx, s, task)) // where waiting for the parts left it
 		}
-		s.progress(ctx, task, pct, "running "+p.tool)
-		main, err := s.callTool(ctx, task, agent, p.tool, args)
+		main, err := s.callToolAt(ctx, task, agent, p.tool, args, pct, "running "+p.tool)
 		if err != nil {
 			return nil, err
 		}
@@ -129,13 +128,13 @@ func (s *Service) run(ctx context.Context, task db.Task, agent db.Agent) (json.R
 			return json.Marshal(out)
 		}
 	}
-	s.progress(ctx, task, 80, "writing the report")
 	if strings.TrimSpace(summary) == "" {
 		summary = "Findings of " + agent.Name + " for " + task.Title + "."
 	}
 	sections = append(sections, map[string]any{"heading": "How it was computed", "content": "Computed by " + agent.Name +
 		" with the business tools; the full figures are in this task's output and in its sub-tasks' outputs."})
-	report, err := s.callTool(ctx, task, agent, "report_generator", map[string]any{"title": task.Title, "summary": clip(summary), "sections": sections})
+	report, err := s.callToolAt(ctx, task, agent, "report_generator", map[string]any{"title": task.Title, "summary": clip(summary), "sections": sections},
+		80, "writing the report")
 	if err != nil {
 		return nil, err
 	}

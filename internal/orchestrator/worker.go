@@ -157,9 +157,6 @@ func (s *Service) runTask(ctx context.Context, job *river.Job[TaskArgs], started
 	}
 
 	s.publishAgent(agent)
-	if _, err := s.queries.MessageDeliver(ctx, db.MessageDeliverParams{CorrelationID: &id, Type: "request"}); err != nil {
-		s.logger.WarnContext(ctx, "could not mark the request delivered", "task_id", id, "err", err)
-	}
 	s.publish(events.TaskAssigned, FromRow(started))
 
 	output, runErr := s.run(runCtx, started, agent)
@@ -514,16 +511,19 @@ func (s *Service) progress(ctx context.Context, task db.Task, pct int, msg strin
 // deterministic, so a task taken over after a crash resumes where the dead
 // attempt stopped and every step is in mcp.tool_executions once.
 func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, tool string, args any) (tools.Execution, error) {
+	return s.callToolAt(ctx, task, agent, tool, args, -1, "")
+}
+
+// callToolAt is callTool that first moves the task's progress to pct with
+// msg (pct < 0: none), in the step's first round trip.
+func (s *Service) callToolAt(ctx context.Context, task db.Task, agent db.Agent, tool string, args any, pct int, msg string) (tools.Execution, error) {
 	raw, err := json.Marshal(args)
 	if err != nil {
 		return tools.Execution{}, err
 	}
-	held, err := s.queries.TaskLeaseHeld(ctx, db.TaskLeaseHeldParams{ID: task.ID, Lease: task.Lease})
-	if err != nil {
-		return tools.Execution{}, db.MapError(err, "task")
-	}
-	if !held {
-		return tools.Execution{}, errLeaseLost
+	var entries timelineEntries
+	if pct >= 0 {
+		entries.add("progress", msg, map[string]any{"progress": pct})
 	}
 	at := attemptFrom(ctx)
 	// Under its first lease the task has had no earlier attempt whose
@@ -535,18 +535,24 @@ func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, to
 		}
 		prev, err := s.queries.ToolExecutionFindReusable(ctx, db.ToolExecutionFindReusableParams{TaskID: &task.ID, ToolName: tool, Parameters: params, Used: at.used()})
 		if err == nil {
-			at.use(prev.ToolExecution.ID)
 			exec := tools.FromRow(prev.ToolExecution)
 			exec.Summary = prev.Summary
-			s.timeline(ctx, task.ID, "tool_call", tool+" "+exec.Status+" (recorded by an earlier attempt, reused)",
+			entries.add("tool_call", tool+" "+exec.Status+" (recorded by an earlier attempt, reused)",
 				map[string]any{"tool": tool, "execution_id": exec.ID, "execution_time_ms": exec.DurationMS, "status": exec.Status, "reused": true})
+			if err := s.beginStep(ctx, task, pct, entries); err != nil {
+				return tools.Execution{}, err
+			}
+			at.use(prev.ToolExecution.ID)
 			return exec, nil
 		}
 		if err = db.MapError(err, "tool execution"); !apperr.Is(err, apperr.NotFound) {
 			return tools.Execution{}, err
 		}
 	}
-	s.timeline(ctx, task.ID, "step", "running "+tool, map[string]any{"tool": tool})
+	entries.add("step", "running "+tool, map[string]any{"tool": tool})
+	if err := s.beginStep(ctx, task, pct, entries); err != nil {
+		return tools.Execution{}, err
+	}
 	exec, err := s.executor.Execute(ctx, tools.Request{Tool: tool, Arguments: raw, Source: tools.SourceAgent, AgentID: &agent.ID, TaskID: &task.ID, TaskLease: task.Lease})
 	if exec.ID != uuid.Nil {
 		at.use(exec.ID)
@@ -563,6 +569,38 @@ func (s *Service) callTool(ctx context.Context, task db.Task, agent db.Agent, to
 		_ = s.queries.TaskAddUsage(context.WithoutCancel(ctx), db.TaskAddUsageParams{ID: task.ID, Tokens: exec.TokensUsed, Cost: exec.Cost})
 	}
 	return exec, err
+}
+
+// beginStep checks, in one round trip, that the attempt still holds the
+// task's lease, moves its progress to pct (pct < 0: leaves it) and writes
+// the step's timeline entries; the progress is published.
+func (s *Service) beginStep(ctx context.Context, task db.Task, pct int, entries timelineEntries) error {
+	r, err := s.queries.TaskStepBegin(ctx, db.TaskStepBeginParams{TaskID: task.ID, Lease: task.Lease, Progress: int16(pct),
+		Types: entries.types, Messages: entries.messages, Datas: entries.datas})
+	if err != nil {
+		return db.MapError(err, "task")
+	}
+	if !r.Held {
+		return errLeaseLost
+	}
+	if pct >= 0 {
+		t := FromRow(task)
+		t.Progress, t.Status = pct, "processing"
+		s.publish(events.TaskProgress, t)
+	}
+	return nil
+}
+
+// timelineEntries are timeline entries written together, in order.
+type timelineEntries struct {
+	types, messages []string
+	datas           []json.RawMessage
+}
+
+func (e *timelineEntries) add(typ, msg string, data any) {
+	e.types = append(e.types, typ)
+	e.messages = append(e.messages, validate.Clean(msg))
+	e.datas = append(e.datas, mustJSON(data))
 }
 
 // pure reports whether a tool is a pure computation (reads nothing outside,
