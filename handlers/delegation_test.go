@@ -82,6 +82,29 @@ func TestDelegation(t *testing.T) {
 	require.Len(t, inbox.Items, 4, "two requests sent, two responses received")
 }
 
+// With a single task worker, a task waiting for its delegated parts gives
+// the worker up, so the parts run on it and the task completes; its
+// timeline says what it waited for. (A task holding its worker while it
+// waited would never let its parts start.)
+func TestDelegationWithOneWorker(t *testing.T) {
+	t.Parallel()
+	srv := testkit.StartServer(t, testkit.WithEnv("TASK_WORKERS", "1"))
+	id := postTask(t, srv, `{"title":"Business outlook","domain":"analytics","timeout_seconds":60,"input_data":{
+		"rows":[{"month":1,"sales":10},{"month":2,"sales":12}],
+		"delegate":[
+			{"domain":"finance","title":"Margins","input_data":{"data":[{"period":"Q1","revenue":100,"costs":75}]}},
+			{"domain":"sales","title":"Forecast","input_data":{"series":[10,12,14,16],"horizon":2}}
+		]}}`)
+	task := waitTask(t, srv, id, "completed", "failed")
+	require.Equal(t, "completed", task.Status, "error: %v", task.Error)
+	require.Equal(t, 1, task.Attempts, "waiting spent no attempt")
+
+	resp, b := srv.Do(t, http.MethodGet, "/api/v1/resources/tasks/"+id+"/events", srv.AdminKey, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	require.Contains(t, string(b), "waiting for delegated parts (0 of 2 done)")
+	require.Contains(t, string(b), "all 2 delegated parts have ended")
+}
+
 func TestDelegationToMissingDomainFails(t *testing.T) {
 	t.Parallel()
 	srv := testkit.StartServer(t)
