@@ -23,6 +23,7 @@ func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	}
 	cfg.HealthCheckPeriod = 15 * time.Second
 	cfg.ConnConfig.RuntimeParams["application_name"] = "bizmcp"
+	cfg.AfterConnect = registerTypes
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
