@@ -130,9 +130,11 @@ type message struct {
 }
 
 type params struct {
-	Meta   map[string]any  `json:"_meta"`
-	URI    *string         `json:"uri"`
-	TaskID json.RawMessage `json:"taskId"`
+	// Meta stays raw: the router reads one string of it and whether two
+	// keys are present, and the SDK decodes it again anyway.
+	Meta   map[string]json.RawMessage `json:"_meta"`
+	URI    *string                    `json:"uri"`
+	TaskID json.RawMessage            `json:"taskId"`
 	// Notifications is the filter of a subscriptions/listen.
 	Notifications json.RawMessage `json:"notifications"`
 }
@@ -173,7 +175,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !batch && len(msg.Params) > 0 {
 		_ = json.Unmarshal(msg.Params, &p) // a malformed params is the SDK's to report
 	}
-	metaVersion, _ := p.Meta[mcp.MetaKeyProtocolVersion].(string)
+	var metaVersion string
+	if raw, ok := p.Meta[mcp.MetaKeyProtocolVersion]; ok {
+		_ = json.Unmarshal(raw, &metaVersion) // not a string: no version
+	}
 
 	if !batch && msg.Method == methodReadResource && p.URI != nil {
 		if err := checkURI(*p.URI); err != nil {
@@ -216,7 +221,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // or a request whose _meta carries a progress token (progress notifications)
 // or a log level (log messages; the SDK sends none without one). Any other
 // stateless request gets its response alone, as one JSON body.
-func wantsStream(method string, meta map[string]any) bool {
+func wantsStream(method string, meta map[string]json.RawMessage) bool {
 	if method == methodListen {
 		return true
 	}
@@ -262,21 +267,36 @@ func frame(body []byte) (message, bool, *jsonrpc.Error) {
 		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest,
 			Message: fmt.Sprintf("invalid request: the JSON nests %d levels deep; at most %d", depth, MaxNesting)}
 	}
+	// One pass: an object is decoded straight into msg (a field of the
+	// wrong type is an invalid request, once the whole value has been read),
+	// anything else only checked.
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var first json.RawMessage
-	if err := dec.Decode(&first); err != nil {
-		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "parse error: the request body is not JSON: " + err.Error()}
+	var typeErr error
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		if err := dec.Decode(&msg); err != nil {
+			var ute *json.UnmarshalTypeError
+			if !errors.As(err, &ute) {
+				return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "parse error: the request body is not JSON: " + err.Error()}
+			}
+			typeErr = err
+		}
+	} else {
+		var first json.RawMessage
+		if err := dec.Decode(&first); err != nil {
+			return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "parse error: the request body is not JSON: " + err.Error()}
+		}
 	}
 	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeParseError,
 			Message: fmt.Sprintf("parse error: %d bytes after the JSON-RPC message; send one message per request", len(rest))}
 	}
-	switch bytes.TrimSpace(first)[0] {
+	switch trimmed[0] {
 	case '[':
 		return msg, true, nil
 	case '{':
-		if err := json.Unmarshal(first, &msg); err != nil {
-			return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: " + err.Error()}
+		if typeErr != nil {
+			return msg, false, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: " + typeErr.Error()}
 		}
 		return msg, false, nil
 	default:
