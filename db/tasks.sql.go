@@ -575,6 +575,32 @@ func (q *Queries) TaskEventList(ctx context.Context, taskID uuid.UUID) ([]TaskEv
 	return items, nil
 }
 
+const taskEventsCreate = `-- name: TaskEventsCreate :exec
+INSERT INTO agents.task_events (task_id, type, message, data)
+SELECT $1::uuid, ($2::text[])[i.n], ($3::text[])[i.n], ($4::jsonb[])[i.n]
+FROM generate_series(1, cardinality($2::text[])) AS i (n)
+ORDER BY i.n
+`
+
+type TaskEventsCreateParams struct {
+	TaskID   uuid.UUID
+	Types    []string
+	Messages []string
+	Datas    []json.RawMessage
+}
+
+// TaskEventsCreate records several timeline entries of a task in one
+// round trip, in order.
+func (q *Queries) TaskEventsCreate(ctx context.Context, arg TaskEventsCreateParams) error {
+	_, err := q.db.Exec(ctx, taskEventsCreate,
+		arg.TaskID,
+		arg.Types,
+		arg.Messages,
+		arg.Datas,
+	)
+	return err
+}
+
 const taskFail = `-- name: TaskFail :one
 UPDATE agents.tasks
 SET status = 'failed', error_message = $2, completed_at = now()

@@ -501,3 +501,11 @@ WITH held AS (
     RETURNING id
 )
 SELECT EXISTS (SELECT 1 FROM held) AS held, (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM entries)::int AS entries;
+
+-- TaskEventsCreate records several timeline entries of a task in one
+-- round trip, in order.
+-- name: TaskEventsCreate :exec
+INSERT INTO agents.task_events (task_id, type, message, data)
+SELECT sqlc.arg(task_id)::uuid, (sqlc.arg(types)::text[])[i.n], (sqlc.arg(messages)::text[])[i.n], (sqlc.arg(datas)::jsonb[])[i.n]
+FROM generate_series(1, cardinality(sqlc.arg(types)::text[])) AS i (n)
+ORDER BY i.n;

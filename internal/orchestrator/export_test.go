@@ -25,7 +25,10 @@ func (s *Service) ClaimAndStart(ctx context.Context, row db.Task) (db.Agent, db.
 }
 
 func (s *Service) RunPlan(ctx context.Context, task db.Task, agent db.Agent) (json.RawMessage, error) {
-	return s.run(withPlanAttempt(ctx), task, agent)
+	ctx = withPlanAttempt(ctx)
+	out, err := s.run(ctx, task, agent)
+	s.flushKept(ctx, task)
+	return out, err
 }
 
 // Finish records an attempt's outcome and returns River's answer; a task

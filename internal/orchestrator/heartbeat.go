@@ -144,6 +144,9 @@ type attempt struct {
 
 	mu   sync.Mutex
 	uses []uuid.UUID
+	// later holds timeline entries of a plan's steps that go to the
+	// database with the attempt's next write (see Service.beginStep).
+	later timelineEntries
 }
 
 type attemptKey struct{}
@@ -186,4 +189,26 @@ func (a *attempt) used() []uuid.UUID {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]uuid.UUID{}, a.uses...)
+}
+
+// keep holds a timeline entry for the attempt's next write.
+func (a *attempt) keep(typ, msg string, data any) {
+	a.mu.Lock()
+	a.later.add(typ, msg, data)
+	a.mu.Unlock()
+}
+
+// kept returns the entries held for the next write and forgets them.
+func (a *attempt) kept() timelineEntries {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.later
+	a.later = timelineEntries{}
+	return out
+}
+
+func (a *attempt) hasKept() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.later.types) > 0
 }

@@ -116,6 +116,15 @@ func TestParentWaitsForItsPartsWithoutAWorkerOrAgent(t *testing.T) {
 	parts := b.parts(t, parent.ID)
 
 	b.runPart(t, parts[0], nil)
+	// The plan's timeline, in order: each tool_call entry was written with
+	// the write that followed it.
+	evs, err := b.s.Timeline(ctx, parts[0].ID)
+	require.NoError(t, err)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	require.Equal(t, []string{"created", "assigned", "progress", "step", "tool_call", "progress", "step", "tool_call", "progress", "completed"}, types)
 	waiting := b.task(t, parent.ID)
 	require.Equal(t, "processing", waiting.Status)
 	require.NotNil(t, waiting.PartsDeadline)

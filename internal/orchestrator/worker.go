@@ -160,6 +160,7 @@ func (s *Service) runTask(ctx context.Context, job *river.Job[TaskArgs], started
 	s.publish(events.TaskAssigned, FromRow(started))
 
 	output, runErr := s.run(runCtx, started, agent)
+	s.flushKept(runCtx, started)
 	if errors.Is(runErr, errAwaitingParts) {
 		// Its delegated parts are open: suspend, holding neither this
 		// worker nor the agent, until the last part ends (see parts.go).
@@ -169,6 +170,7 @@ func (s *Service) runTask(ctx context.Context, job *river.Job[TaskArgs], started
 			return next, freed, err
 		}
 		output, runErr = s.run(runCtx, started, agent) // every part ended meanwhile
+		s.flushKept(runCtx, started)
 	}
 	return s.finish(runCtx, job, started, agent, output, runErr)
 }
@@ -491,6 +493,13 @@ func (s *Service) recoverInterrupted(ctx context.Context, id uuid.UUID) (db.Task
 
 // progress records and publishes a task's progress.
 func (s *Service) progress(ctx context.Context, task db.Task, pct int, msg string) {
+	if at := attemptFrom(ctx); at.hasKept() {
+		// With the previous step's entries, in the same round trip.
+		var e timelineEntries
+		e.add("progress", msg, map[string]any{"progress": pct})
+		_ = s.beginStep(ctx, task, pct, e)
+		return
+	}
 	if err := s.queries.TaskProgressEvent(ctx, db.TaskProgressEventParams{TaskID: task.ID, Lease: task.Lease, Progress: int16(pct),
 		Message: msg, Data: mustJSON(map[string]any{"progress": pct})}); err != nil {
 		return
@@ -564,7 +573,13 @@ func (s *Service) callToolAt(ctx context.Context, task db.Task, agent db.Agent, 
 	if err != nil {
 		data["error"] = validate.ErrorText(err)
 	}
-	s.timeline(ctx, task.ID, "tool_call", tool+" "+exec.Status, data)
+	if at.plan {
+		// Written with the plan's next step or progress, one round trip
+		// fewer (see beginStep).
+		at.keep("tool_call", tool+" "+exec.Status, data)
+	} else {
+		s.timeline(ctx, task.ID, "tool_call", tool+" "+exec.Status, data)
+	}
 	if exec.TokensUsed > 0 || exec.Cost > 0 {
 		_ = s.queries.TaskAddUsage(context.WithoutCancel(ctx), db.TaskAddUsageParams{ID: task.ID, Tokens: exec.TokensUsed, Cost: exec.Cost})
 	}
@@ -573,14 +588,20 @@ func (s *Service) callToolAt(ctx context.Context, task db.Task, agent db.Agent, 
 
 // beginStep checks, in one round trip, that the attempt still holds the
 // task's lease, moves its progress to pct (pct < 0: leaves it) and writes
-// the step's timeline entries; the progress is published.
+// the timeline entries the attempt kept from its previous step (the plan's
+// tool_call entries) followed by entries; the progress is published. The
+// kept entries record what happened, so they are written even when the
+// lease has moved on (a later attempt reuses a step by its entry).
 func (s *Service) beginStep(ctx context.Context, task db.Task, pct int, entries timelineEntries) error {
+	kept := attemptFrom(ctx).kept()
+	all := kept.then(entries)
 	r, err := s.queries.TaskStepBegin(ctx, db.TaskStepBeginParams{TaskID: task.ID, Lease: task.Lease, Progress: int16(pct),
-		Types: entries.types, Messages: entries.messages, Datas: entries.datas})
-	if err != nil {
-		return db.MapError(err, "task")
-	}
-	if !r.Held {
+		Types: all.types, Messages: all.messages, Datas: all.datas})
+	if err != nil || !r.Held {
+		s.writeEntries(ctx, task.ID, kept)
+		if err != nil {
+			return db.MapError(err, "task")
+		}
 		return errLeaseLost
 	}
 	if pct >= 0 {
@@ -601,6 +622,32 @@ func (e *timelineEntries) add(typ, msg string, data any) {
 	e.types = append(e.types, typ)
 	e.messages = append(e.messages, validate.Clean(msg))
 	e.datas = append(e.datas, mustJSON(data))
+}
+
+// then is e followed by more.
+func (e timelineEntries) then(more timelineEntries) timelineEntries {
+	return timelineEntries{
+		types:    append(e.types[:len(e.types):len(e.types)], more.types...),
+		messages: append(e.messages[:len(e.messages):len(e.messages)], more.messages...),
+		datas:    append(e.datas[:len(e.datas):len(e.datas)], more.datas...),
+	}
+}
+
+// writeEntries records timeline entries in one round trip; a failure is
+// logged, as for timeline.
+func (s *Service) writeEntries(ctx context.Context, id uuid.UUID, e timelineEntries) {
+	if len(e.types) == 0 {
+		return
+	}
+	if err := s.queries.TaskEventsCreate(context.WithoutCancel(ctx), db.TaskEventsCreateParams{TaskID: id, Types: e.types, Messages: e.messages, Datas: e.datas}); err != nil {
+		s.logger.WarnContext(ctx, "could not record task events", "task_id", id, "err", err)
+	}
+}
+
+// flushKept writes the timeline entries the attempt still keeps (its run
+// ended without another write).
+func (s *Service) flushKept(ctx context.Context, task db.Task) {
+	s.writeEntries(ctx, task.ID, attemptFrom(ctx).kept())
 }
 
 // pure reports whether a tool is a pure computation (reads nothing outside,
