@@ -246,6 +246,40 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	require.NoError(t, cmd.Wait(), "exit status 0 after a clean shutdown")
 }
 
+// TestServeGCTarget: serve runs the collector at GOGC=200 unless the
+// environment or .env says otherwise.
+func TestServeGCTarget(t *testing.T) {
+	t.Parallel()
+	base := []string{"DATABASE_URL=" + testkit.DatabaseURL(t), "SECRET_KEY=" + strings.Repeat("0123456789abcdef", 4), "HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json"}
+	for _, tc := range []struct{ env, want string }{{"", "200"}, {"GOGC=50", "50"}, {"GOGC=off", "-1"}} {
+		env := base
+		if tc.env != "" {
+			env = append(env, tc.env)
+		}
+		cmd := exec.Command(binary, "serve")
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		cmd.Dir = t.TempDir()
+		stderr, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		lines := make(chan map[string]any, 100)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				var entry map[string]any
+				if json.Unmarshal(sc.Bytes(), &entry) == nil {
+					lines <- entry
+				}
+			}
+			close(lines)
+		}()
+		got := waitFor(t, lines, "starting bizmcp")["gogc"]
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		require.Equal(t, tc.want, fmt.Sprint(got), "with %q", tc.env)
+	}
+}
+
 func waitFor(t *testing.T, lines <-chan map[string]any, msg string) map[string]any {
 	t.Helper()
 	timeout := time.After(60 * time.Second)

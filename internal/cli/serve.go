@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -33,6 +35,26 @@ import (
 	"github.com/bizmcp/bizmcp/internal/tools"
 )
 
+// serveGCPercent is the collector's target for bizmcp serve when GOGC is
+// not set. An MCP call allocates about a thousand objects, most of them in
+// the SDK's decoding, and under load the collector took a third of the CPU
+// at Go's default of 100. Twice the headroom cut the process's CPU per call
+// by about a tenth; docs/benchmarks.md shows the memory it costs.
+const serveGCPercent = 200
+
+// gcPercent is the collector's target from GOGC as the runtime reads it
+// ("off" or a percentage), applied here too because GOGC may come from
+// .env, which the runtime never sees; unset or unreadable, serveGCPercent.
+func gcPercent(gogc string) int {
+	if gogc == "off" {
+		return -1
+	}
+	if n, err := strconv.Atoi(gogc); err == nil {
+		return n
+	}
+	return serveGCPercent
+}
+
 // runServe wires the server together and runs it until ctx is cancelled.
 // Shutdown order is the reverse of dependency: HTTP (drain in-flight
 // requests), background workers, Redis, then the pool.
@@ -47,7 +69,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	version := buildinfo.Version()
-	logger.Info("starting bizmcp", "version", version)
+	gogc := gcPercent(getenv("GOGC"))
+	debug.SetGCPercent(gogc)
+	logger.Info("starting bizmcp", "version", version, "gogc", gogc)
 
 	pool, err := db.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
