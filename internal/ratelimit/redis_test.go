@@ -154,9 +154,13 @@ func TestRedisConcurrentExactlyPerMinute(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	require.Less(t, time.Since(began), 2*time.Second, "the test outlived an emission interval; the count is not meaningful")
-	require.EqualValues(t, perMinute, allowed.Load())
-	require.EqualValues(t, goroutines-perMinute, denied.Load())
+	// A budget of 30 a minute earns one request back every 2 s: on a
+	// machine so loaded that the burst outlived that, each interval may
+	// have admitted one more. Exactly 30 otherwise.
+	refilled := int64(time.Since(began) / (time.Minute / perMinute))
+	require.GreaterOrEqual(t, allowed.Load(), int64(perMinute))
+	require.LessOrEqual(t, allowed.Load(), perMinute+refilled, "more admitted than the budget and what it earned back during the test")
+	require.EqualValues(t, goroutines, allowed.Load()+denied.Load())
 }
 
 // Local is the fallback for Redis, so for the same sequence of requests it
