@@ -10,6 +10,7 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -106,18 +107,17 @@ func JSON(field string, raw []byte, maxBytes int) error {
 	if maxBytes > 0 && len(raw) > maxBytes {
 		return apperr.E(apperr.TooLarge, "%s is %d bytes of JSON; the limit is %d", field, len(raw), maxBytes)
 	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}
-	if !utf8.Valid(raw) {
-		// Find the first bad byte's path with the scanner below; this is
-		// only the fast path for valid input.
-		return (&scanner{data: raw, field: field}).run()
-	}
-	if !json.Valid(raw) {
+	if utf8.Valid(raw) && !json.Valid(raw) {
 		return apperr.E(apperr.Invalid, "%s is not valid JSON", field)
 	}
-	return (&scanner{data: raw, field: field}).run()
+	// Invalid UTF-8 goes to the scanner too: it finds the first bad byte's
+	// path.
+	var path [8]segment // most values nest less: no allocation for the path
+	s := scanner{data: raw, field: field, path: path[:0]}
+	return s.run()
 }
 
 // IsObject reports whether raw (valid JSON) is an object.
@@ -127,10 +127,13 @@ func IsObject(raw []byte) bool {
 }
 
 // segment is one step of a path inside a JSON value: a key or an index.
+// A key is kept as its place in the input (the text between its quotes),
+// decoded only when an error names it, so that valid input costs no
+// allocation.
 type segment struct {
-	key   string
-	index int
-	isKey bool
+	keyStart, keyEnd int
+	index            int
+	isKey            bool
 }
 
 // scanner walks a JSON value checking what PostgreSQL refuses. It is a
@@ -171,13 +174,21 @@ func (s *scanner) where() string {
 			b.WriteString("[" + strconv.Itoa(seg.index) + "]")
 			continue
 		}
-		if isIdent(seg.key) {
-			b.WriteString("." + seg.key)
+		key := s.key(seg)
+		if isIdent(key) {
+			b.WriteString("." + key)
 		} else {
-			b.WriteString("[" + strconv.Quote(apperr.Truncate(seg.key, 40)) + "]")
+			b.WriteString("[" + strconv.Quote(apperr.Truncate(key, 40)) + "]")
 		}
 	}
 	return b.String()
+}
+
+// key decodes a key the scanner has read whole (so it is valid JSON text).
+func (s *scanner) key(seg segment) string {
+	var k string
+	_ = json.Unmarshal(s.data[seg.keyStart-1:seg.keyEnd+1], &k)
+	return k
 }
 
 func isIdent(k string) bool {
@@ -222,8 +233,7 @@ func (s *scanner) value(depth int) error {
 		}
 		return s.array(depth + 1)
 	case c == '"':
-		_, err := s.str(false)
-		return err
+		return s.str(false)
 	case c == 't':
 		return s.literal("true")
 	case c == 'f':
@@ -237,7 +247,7 @@ func (s *scanner) value(depth int) error {
 }
 
 func (s *scanner) literal(word string) error {
-	if !strings.HasPrefix(string(s.data[s.pos:min(len(s.data), s.pos+len(word))]), word) {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(word)) {
 		return s.syntax()
 	}
 	s.pos += len(word)
@@ -258,11 +268,11 @@ func (s *scanner) object(depth int) error {
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 			return s.syntax()
 		}
-		key, err := s.str(true)
-		if err != nil {
+		start := s.pos + 1
+		if err := s.str(true); err != nil {
 			return err
 		}
-		s.path[len(s.path)-1].key = key
+		s.path[len(s.path)-1].keyStart, s.path[len(s.path)-1].keyEnd = start, s.pos-1
 		s.space()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 			return s.syntax()
@@ -317,12 +327,10 @@ func (s *scanner) array(depth int) error {
 	}
 }
 
-// str checks a string at s.pos (its opening quote) and moves past it. For a
-// key (isKey) it returns the decoded text, to name it in paths; a key's
-// problems are reported at the key's own path.
-func (s *scanner) str(isKey bool) (string, error) {
+// str checks a string at s.pos (its opening quote) and moves past it. A
+// key's (isKey) problems are reported at the path of the object holding it.
+func (s *scanner) str(isKey bool) error {
 	s.pos++ // "
-	var text strings.Builder
 	where := func() string {
 		if isKey {
 			return fmt.Sprintf("a key in %s", s.whereParent())
@@ -331,66 +339,53 @@ func (s *scanner) str(isKey bool) (string, error) {
 	}
 	for {
 		if s.pos >= len(s.data) {
-			return "", s.syntax()
+			return s.syntax()
 		}
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
 			s.pos++
-			return text.String(), nil
+			return nil
 		case c < 0x20:
-			return "", s.syntax()
+			return s.syntax()
 		case c == '\\':
 			if s.pos+1 >= len(s.data) {
-				return "", s.syntax()
+				return s.syntax()
 			}
 			e := s.data[s.pos+1]
 			if e != 'u' {
 				if !strings.ContainsRune(`"\/bfnrt`, rune(e)) {
-					return "", s.syntax()
-				}
-				if isKey {
-					text.WriteByte(unescape(e))
+					return s.syntax()
 				}
 				s.pos += 2
 				continue
 			}
 			r, ok := s.hex4(s.pos + 2)
 			if !ok {
-				return "", s.syntax()
+				return s.syntax()
 			}
 			s.pos += 6
 			switch {
 			case r == 0:
-				return "", apperr.E(apperr.Invalid, "%s contains a NUL character (\\u0000): remove it, stored text cannot hold one", where())
+				return apperr.E(apperr.Invalid, "%s contains a NUL character (\\u0000): remove it, stored text cannot hold one", where())
 			case r >= 0xDC00 && r <= 0xDFFF:
-				return "", apperr.E(apperr.Invalid, "%s contains a lone UTF-16 low surrogate (\\u%04x): escape characters beyond U+FFFF as a surrogate pair, or send them as UTF-8", where(), r)
+				return apperr.E(apperr.Invalid, "%s contains a lone UTF-16 low surrogate (\\u%04x): escape characters beyond U+FFFF as a surrogate pair, or send them as UTF-8", where(), r)
 			case r >= 0xD800 && r <= 0xDBFF:
 				low, ok := rune(0), false
 				if s.pos+1 < len(s.data) && s.data[s.pos] == '\\' && s.data[s.pos+1] == 'u' {
 					low, ok = s.hex4(s.pos + 2)
 				}
 				if !ok || low < 0xDC00 || low > 0xDFFF {
-					return "", apperr.E(apperr.Invalid, "%s contains a lone UTF-16 high surrogate (\\u%04x) not followed by a low one: escape characters beyond U+FFFF as a surrogate pair, or send them as UTF-8", where(), r)
+					return apperr.E(apperr.Invalid, "%s contains a lone UTF-16 high surrogate (\\u%04x) not followed by a low one: escape characters beyond U+FFFF as a surrogate pair, or send them as UTF-8", where(), r)
 				}
 				s.pos += 6
-				r = 0x10000 + (r-0xD800)<<10 + (low - 0xDC00)
-			}
-			if isKey {
-				text.WriteRune(r)
 			}
 		case c < utf8.RuneSelf:
-			if isKey {
-				text.WriteByte(c)
-			}
 			s.pos++
 		default:
 			r, size := utf8.DecodeRune(s.data[s.pos:])
 			if r == utf8.RuneError && size == 1 {
-				return "", apperr.E(apperr.Invalid, "%s is not valid UTF-8 (a bad byte at offset %d of the JSON): send text encoded as UTF-8", where(), s.pos)
-			}
-			if isKey {
-				text.WriteRune(r)
+				return apperr.E(apperr.Invalid, "%s is not valid UTF-8 (a bad byte at offset %d of the JSON): send text encoded as UTF-8", where(), s.pos)
 			}
 			s.pos += size
 		}
@@ -404,22 +399,6 @@ func (s *scanner) whereParent() string {
 	w := s.where()
 	s.path = saved
 	return w
-}
-
-func unescape(e byte) byte {
-	switch e {
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	}
-	return e
 }
 
 func (s *scanner) hex4(at int) (rune, bool) {
@@ -443,6 +422,9 @@ func (s *scanner) number() error {
 		}
 		break
 	}
+	if isSmallInt(s.data[start:s.pos]) {
+		return nil // the common case, within every bound: no parse
+	}
 	lit := string(s.data[start:s.pos])
 	if len(lit) > MaxNumberLength {
 		return apperr.E(apperr.Invalid, "%s is a number written with %d characters; the limit is %d", s.where(), len(lit), MaxNumberLength)
@@ -460,4 +442,21 @@ func (s *scanner) number() error {
 		}
 	}
 	return nil
+}
+
+// isSmallInt reports whether b is an integer of at most 15 digits (with an
+// optional minus and no leading zero), which any double holds exactly.
+func isSmallInt(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 15 || len(b) > 1 && b[0] == '0' {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

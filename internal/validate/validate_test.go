@@ -189,3 +189,15 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkJSON is the check every tool call's arguments and result go
+// through: it should cost no allocations on valid input.
+func BenchmarkJSON(b *testing.B) {
+	raw := []byte(`{"series":[12,15,14,18,21],"horizon":2,"options":{"seasonal":true,"label":"Q1 \u00e9t\u00e9","tags":["a","b"]}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := validate.JSON("arguments", raw, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
