@@ -50,10 +50,12 @@ func TestDashboardTaskFromFormToCompleted(t *testing.T) {
 	list.await(t, `afterbegin:#task-rows`, `data-task-id="`+id+`"`)
 
 	live, _, _ := dialLive(t, srv, b, "page=task&id="+id)
-	live.await(t, `id="task-live"`)
+	// The task may have finished before the page connected (a finance
+	// plan takes milliseconds): then the snapshot shows it completed, else
+	// a later fragment does.
 	done := live.await(t, `id="task-live"`, `data-status="completed"`)
 	require.Contains(t, done, `data-value="100"`)
-	require.Contains(t, done, `data-testid="task-agent"`, "the agent that took the task arrives live")
+	require.Contains(t, done, `data-testid="task-agent"`, "the agent that took the task is shown with it")
 
 	resp, body = b.Get(t, taskURL)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
