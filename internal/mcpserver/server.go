@@ -213,9 +213,11 @@ func jsonText(v any) (string, error) {
 }
 
 // catalogueTTL is how long a client may keep the tool, prompt, resource and
-// template lists (SEP-2549). They are fixed for the life of the process; a
-// tool disabled in the meantime stays listed for at most this long, and a
-// call to it is refused at once with a message saying it is disabled.
+// template lists (SEP-2549). They are fixed for the life of the process, so
+// a cached list never goes stale: a disabled tool stays listed, and a call to
+// it is a tool error saying an administrator disabled it (a tool that
+// vanished from the list would be an "unknown tool" to a client whose cached
+// list still had it).
 const catalogueTTL = 5 * time.Minute
 
 // setCacheable decides the caching hints of cacheable results. The lists are
