@@ -96,6 +96,26 @@
     sel.addRange(range);
   }
 
+  // A tool's list fields (data-list: number, integer or string) say at
+  // once when an item is not a number or there are too many or too few;
+  // the server checks the same again.
+  document.addEventListener("input", function (e) {
+    var el = e.target;
+    if (!el.dataset || !el.dataset.list) return;
+    var v = el.value.trim(), msg = "";
+    if (v !== "" && v.charAt(0) !== "[") {
+      var items = v.split(el.dataset.list === "string" ? /[,;\r\n]+/ : /[,;\s]+/).filter(function (s) { return s.trim() !== ""; });
+      var max = +el.dataset.maxItems || 0, min = +el.dataset.minItems || 0;
+      var bad = el.dataset.list === "string" ? -1 : items.findIndex(function (s) {
+        return el.dataset.list === "integer" ? !/^[+-]?\d+$/.test(s) : !isFinite(+s) || /^\s*$/.test(s);
+      });
+      if (bad >= 0) msg = "Item " + (bad + 1) + ", " + items[bad] + ", is not a number.";
+      else if (max && items.length > max) msg = "At most " + max + " items.";
+      else if (min && items.length < min) msg = "At least " + min + " items.";
+    }
+    el.setCustomValidity(msg);
+  });
+
   // Expiry presets: the custom date field is only needed for "custom".
   document.addEventListener("change", function (e) {
     if (e.target.name !== "expiry") return;

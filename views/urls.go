@@ -122,3 +122,21 @@ func URLAgentDelete(id uuid.UUID) string { return "/agents/" + id.String() + "/d
 
 // URLTool is one tool's run form.
 func URLTool(name string) string { return "/tools/" + url.PathEscape(name) }
+
+// URLToolStatus enables or disables a tool (POST status=active|disabled).
+func URLToolStatus(name string) string { return "/tools/" + url.PathEscape(name) + "/status" }
+
+// URLToolExecutions is the history of tool runs.
+const URLToolExecutions = "/tools/executions"
+
+// URLToolExecutionsList is the history with a filter and a page cursor.
+func URLToolExecutionsList(f ExecFilter, cursor string) string {
+	q := f.Query()
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	return withQuery(URLToolExecutions, q)
+}
+
+// URLToolExecution is one run's page.
+func URLToolExecution(id uuid.UUID) string { return URLToolExecutions + "/" + id.String() }

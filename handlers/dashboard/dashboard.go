@@ -66,6 +66,7 @@ type ToolService interface {
 	Registry() *tools.Registry
 	Execute(ctx context.Context, req tools.Request) (tools.Execution, error)
 	ListExecutions(ctx context.Context, viewer auth.Principal, f tools.ExecutionFilter, cursor string, limit int) (tools.ExecutionPage, error)
+	GetExecution(ctx context.Context, viewer auth.Principal, id uuid.UUID) (tools.Execution, error)
 }
 
 // StatsService serves the overview's cached aggregates.

@@ -31,8 +31,11 @@ func (h *Handler) Register(e *echo.Echo) {
 
 	e.GET(views.URLMessages, h.messagesList, session)
 	e.GET(views.URLTools, h.toolsList, session)
+	e.GET(views.URLToolExecutions, h.executionsList, session)
+	e.GET("/tools/executions/:id", h.executionDetail, session)
 	e.GET("/tools/:name", h.toolForm, session)
 	e.POST("/tools/:name", h.toolRun, session, csrf)
+	e.POST("/tools/:name/status", h.toolStatus, session, csrf)
 
 	e.GET(views.URLAgents, h.agentsList, session)
 	e.GET(views.URLAgentCapabilities, h.agentCapabilities, session)

@@ -4,14 +4,18 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/bizmcp/bizmcp/handlers/web"
 	"github.com/bizmcp/bizmcp/internal/apperr"
 	"github.com/bizmcp/bizmcp/internal/auth"
+	"github.com/bizmcp/bizmcp/internal/stats"
 	"github.com/bizmcp/bizmcp/internal/tools"
 	"github.com/bizmcp/bizmcp/views"
 )
@@ -25,22 +29,111 @@ func viewer(c echo.Context) auth.Principal {
 	return auth.Principal{KeyID: s.KeyID, Name: s.KeyName, Prefix: s.KeyPrefix, Scopes: []auth.Scope{auth.ScopeAdmin}}
 }
 
+// recentRuns is how many runs the catalogue shows under it; the history
+// page has them all.
+const recentRuns = 10
+
 func (h *Handler) toolsList(c echo.Context) error {
 	ctx := c.Request().Context()
 	list, err := h.deps.Tools.Registry().List(ctx)
 	if err != nil {
 		return err
 	}
-	cursor := c.QueryParam("cursor")
-	runs, err := h.deps.Tools.ListExecutions(ctx, viewer(c), tools.ExecutionFilter{}, cursor, executionsPageSize)
+	runs, err := h.deps.Tools.ListExecutions(ctx, viewer(c), tools.ExecutionFilter{}, "", recentRuns)
 	if err != nil {
 		return err
 	}
-	p := views.ToolsPage{Frame: frame(c, "Tools", views.URLTools, ""), Tools: list, Executions: runs.Items, OnFirst: cursor == "", Now: time.Now()}
-	if runs.NextCursor != "" {
-		p.NextURL = views.URLTools + "?cursor=" + runs.NextCursor
+	// Runs and p50 per tool come from the cached aggregates: never a count
+	// of mcp.tool_executions per page view.
+	st, err := h.deps.Stats.Overview(ctx)
+	if err != nil {
+		return err
 	}
-	return h.render(c, http.StatusOK, views.ToolsList(p))
+	usage := make(map[string]stats.ToolLatency, len(st.Latency))
+	for _, l := range st.Latency {
+		usage[l.Tool] = l
+	}
+	return h.render(c, http.StatusOK, views.ToolsList(views.ToolsPage{
+		Frame: frame(c, "Tools", views.URLTools, ""), Tools: list, Usage: usage, Executions: runs.Items, Now: time.Now(),
+	}))
+}
+
+// toolStatus enables (status=active) or disables (status=disabled) a tool,
+// as PATCH /api/v1/admin/tools/{name} does, and returns to the catalogue.
+func (h *Handler) toolStatus(c echo.Context) error {
+	st := c.FormValue("status")
+	if st != tools.StatusActive && st != tools.StatusDisabled {
+		return apperr.E(apperr.Invalid, "status must be active or disabled")
+	}
+	if err := h.deps.Tools.Registry().SetStatus(c.Request().Context(), c.Param("name"), st); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, views.URLTools)
+}
+
+// parseExecFilter reads the history's filter from the URL, refusing values
+// that are not allowed (400 naming them) rather than showing nothing.
+func parseExecFilter(q url.Values, names []string) (views.ExecFilter, tools.ExecutionFilter, error) {
+	vf := views.ExecFilter{Tool: q.Get("tool"), Source: q.Get("source"), Failed: q.Get("failed")}
+	tf := tools.ExecutionFilter{Tool: vf.Tool, Source: vf.Source}
+	for _, c := range []struct {
+		name, value string
+		allowed     []string
+	}{{"tool", vf.Tool, names}, {"source", vf.Source, tools.Sources()}, {"failed", vf.Failed, views.FailedChoices()}} {
+		if c.value != "" && !slices.Contains(c.allowed, c.value) {
+			return vf, tf, apperr.E(apperr.Invalid, "%s %q is not one of %s", c.name, apperr.Truncate(strings.ToValidUTF8(c.value, "?"), 32), strings.Join(c.allowed, ", "))
+		}
+	}
+	if vf.Failed != "" {
+		failed := vf.Failed == "yes"
+		tf.Failed = &failed
+	}
+	return vf, tf, nil
+}
+
+// executionsList is the history of tool runs, newest first, filtered by
+// tool, source and outcome.
+func (h *Handler) executionsList(c echo.Context) error {
+	ctx := c.Request().Context()
+	names := h.deps.Tools.Registry().Names()
+	vf, tf, err := parseExecFilter(c.QueryParams(), names)
+	if err != nil {
+		return err
+	}
+	cursor := c.QueryParam("cursor")
+	runs, err := h.deps.Tools.ListExecutions(ctx, viewer(c), tf, cursor, executionsPageSize)
+	if err != nil {
+		return err
+	}
+	p := views.ExecutionsPage{
+		Frame: frame(c, "Tool runs", views.URLTools, ""), Executions: runs.Items, Filter: vf, ToolNames: names,
+		OnFirst: cursor == "", Now: time.Now(),
+	}
+	if runs.NextCursor != "" {
+		p.NextURL = views.URLToolExecutionsList(vf, runs.NextCursor)
+	}
+	return h.render(c, http.StatusOK, views.ExecutionsList(p))
+}
+
+// executionDetail is one run in full.
+func (h *Handler) executionDetail(c echo.Context) error {
+	id, err := web.PathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	e, err := h.deps.Tools.GetExecution(ctx, viewer(c), id)
+	if err != nil {
+		return err
+	}
+	p := views.ExecutionPage{Frame: frame(c, "Run of "+e.ToolName, views.URLTools, ""), Execution: e, Now: time.Now()}
+	if e.APIKeyID != nil {
+		// The key's name is a label: a key that is gone leaves its id.
+		if k, err := h.deps.Keys.Get(ctx, *e.APIKeyID); err == nil {
+			p.KeyName = k.Name
+		}
+	}
+	return h.render(c, http.StatusOK, views.ExecutionDetail(p))
 }
 
 func (h *Handler) toolInfo(c echo.Context) (tools.Info, error) {
@@ -83,6 +176,10 @@ func (h *Handler) toolRun(c echo.Context) error {
 	for _, f := range p.Fields {
 		raw := c.FormValue(f.Name)
 		p.Values[f.Name] = echoable(raw)
+		if msg := textProblem(f.Name, raw); msg != "" {
+			p.Errors[f.Name] = msg
+			continue
+		}
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
 			if f.Required {
@@ -119,11 +216,15 @@ func (h *Handler) toolRun(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.ToolRun(p))
 }
 
+// statusOf is the status of a run form the tool refused: 422 for bad
+// arguments (the form is shown again to correct them), else the error's
+// own (409 for a disabled tool, 503 for a provider that is down), so that
+// a refusal is never a 200.
 func statusOf(err error) int {
 	if apperr.Is(err, apperr.Invalid) {
 		return http.StatusUnprocessableEntity
 	}
-	return http.StatusOK
+	return web.StatusOf(apperr.CodeOf(err))
 }
 
 // formArgument converts a form value to the JSON type its schema field
@@ -145,6 +246,10 @@ func formArgument(f views.SchemaField, raw string) (any, string) {
 			return nil, f.Name + " must be yes or no"
 		}
 		return b, ""
+	case f.Kind == "list":
+		return listArgument(f, raw)
+	case f.Kind == "records":
+		return recordsArgument(f, raw)
 	case f.Kind == "json":
 		if !json.Valid([]byte(raw)) {
 			return nil, f.Name + " must be valid JSON: check quotes, commas and brackets"
