@@ -41,6 +41,7 @@ func testWork(t *testing.T, chrome *testkit.Chromium) {
 		{"TaskFromForm", testTaskFromForm},
 		{"CancelAndRetry", testCancelAndRetry},
 		{"ForecastTool", testForecastTool},
+		{"ToolsCatalogueAndHistory", testToolsCatalogueAndHistory},
 		{"PauseAcrossInstances", testPauseAcrossInstances},
 		{"TaskFromREST", testTaskFromREST},
 		{"FiltersSurviveReload", testFiltersSurviveReload},
@@ -276,6 +277,87 @@ func testForecastTool(t *testing.T, chrome *testkit.Chromium, srv, _ *testkit.Se
 		t.Errorf("the recent runs show no dashboard run of sales_forecaster")
 	}
 	tab.Screenshot("tools")
+}
+
+// testToolsCatalogueAndHistory: a tool disabled from the catalogue shows
+// as disabled and refuses calls until enabled again; the history filtered
+// from its form keeps the filter in the URL, and a row opens the run's
+// page with its figures. It has its own server: the other flows' tasks
+// call every tool, and a disabled one would fail them.
+func testToolsCatalogueAndHistory(t *testing.T, chrome *testkit.Chromium, _, _ *testkit.Server) {
+	srv := testkit.StartServer(t)
+	resp, body := srv.Do(t, http.MethodPost, "/api/v1/tools/execute", srv.AdminKey,
+		strings.NewReader(`{"tool_name":"sales_forecaster","parameters":{"series":[1,"x"]}}`))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a refused REST run: %d %s", resp.StatusCode, body)
+	}
+	tab := newTab(t, chrome, srv.URL)
+	tab.SignIn(srv.AdminKey)
+
+	// A dashboard run, its series typed as a list.
+	tab.Open("/tools/sales_forecaster")
+	tab.Run(chromedp.WaitVisible(testkit.TestID("tool-form")), chromedp.SetValue(chromedp.CSS("#f-series"), "10, 12 14\n16 18 17"))
+	if st := tab.Submit(testkit.TestID("tool-submit")); st != http.StatusOK {
+		t.Fatalf("running the forecaster from a list: status %d, want 200", st)
+	}
+	tab.WaitFor(testkit.TestID("tool-result"))
+
+	row := `[data-testid="tool-row"][data-tool="customer_segmenter"]`
+	tab.Open("/tools")
+	if st := tab.Submit(chromedp.CSS(row + ` [data-testid="tool-toggle"]`)); st != http.StatusOK {
+		t.Fatalf("disabling customer_segmenter: status %d, want 200", st)
+	}
+	tab.WaitFor(chromedp.CSS(row + `[data-status="disabled"]`))
+	if s := tab.Text(chromedp.CSS(row + ` [data-testid="tool-status"]`)); s != "disabled" {
+		t.Errorf("the catalogue shows customer_segmenter as %q, want disabled", s)
+	}
+	if s := tab.Text(chromedp.CSS(row + ` [data-testid="tool-toggle"]`)); s != "Enable" {
+		t.Errorf("the disabled tool's button says %q, want Enable", s)
+	}
+	segment := `{"tool_name":"customer_segmenter","parameters":{"customers":[{"customer_id":"c","last_purchase_date":"2026-01-02","frequency":1,"monetary":5}]}}`
+	if resp, body := srv.Do(t, http.MethodPost, "/api/v1/tools/execute", srv.AdminKey, strings.NewReader(segment)); resp.StatusCode != http.StatusConflict {
+		t.Errorf("a disabled tool over REST: %d %s, want 409", resp.StatusCode, body)
+	}
+	if st := tab.Submit(chromedp.CSS(row + ` [data-testid="tool-toggle"]`)); st != http.StatusOK {
+		t.Fatalf("enabling customer_segmenter: status %d, want 200", st)
+	}
+	tab.WaitFor(chromedp.CSS(row + `[data-status="active"]`))
+	if resp, body := srv.Do(t, http.MethodPost, "/api/v1/tools/execute", srv.AdminKey, strings.NewReader(segment)); resp.StatusCode != http.StatusOK {
+		t.Errorf("an enabled tool over REST: %d %s, want 200", resp.StatusCode, body)
+	}
+
+	// The history, filtered from its form.
+	if st := tab.Submit(testkit.TestID("executions-link")); st != http.StatusOK {
+		t.Fatalf("opening the history: status %d", st)
+	}
+	tab.Run(
+		chromedp.WaitVisible(testkit.TestID("execution-filter")),
+		chromedp.SetValue(chromedp.CSS("#source"), "dashboard"),
+		chromedp.SetValue(chromedp.CSS("#failed"), "no"),
+	)
+	if st := tab.Submit(testkit.TestID("execution-filter-submit")); st != http.StatusOK {
+		t.Fatalf("filtering the history: status %d", st)
+	}
+	tab.WaitFor(testkit.TestID("execution-row"))
+	if q, _ := url.ParseQuery(strings.TrimPrefix(testkit.Eval[string](tab, `location.search`), "?")); q.Get("source") != "dashboard" || q.Get("failed") != "no" {
+		t.Errorf("the filter is not in the URL: %v", q)
+	}
+	if n := testkit.Eval[int](tab, `[...document.querySelectorAll('[data-testid="execution-row"]')].filter(r => r.dataset.source !== "dashboard" || r.dataset.status !== "completed").length`); n != 0 {
+		t.Errorf("%d rows do not match the filter source=dashboard, failed=no", n)
+	}
+	if st := tab.Submit(testkit.TestID("execution-link")); st != http.StatusOK {
+		t.Fatalf("opening a run: status %d", st)
+	}
+	if s := tab.Text(testkit.TestID("execution-tool")); s != "sales_forecaster" {
+		t.Errorf("the run's page is of %q, want sales_forecaster", s)
+	}
+	if s := tab.Text(testkit.TestID("execution-source")); s != "dashboard" {
+		t.Errorf("the run's source is %q, want dashboard", s)
+	}
+	if args := tab.Text(testkit.TestID("execution-arguments")); !strings.Contains(strings.Join(strings.Fields(args), ""), `"series":[10,12,14,16,18,17]`) {
+		t.Errorf("the run's arguments %s do not hold the typed list as numbers", args)
+	}
+	tab.WaitFor(testkit.TestID("chart", " svg"))
 }
 
 // testPauseAcrossInstances: an agent paused in one browser changes its
