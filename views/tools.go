@@ -412,7 +412,10 @@ func fieldHint(f SchemaField) string {
 	return h
 }
 
-func maxLengthAttr(f SchemaField) templ.Attributes {
+// fieldAttrs are a field's limits as HTML attributes, for the browser to
+// check before the server does: maxlength, required, and for lists and
+// records their item counts (app.js checks list items).
+func fieldAttrs(f SchemaField) templ.Attributes {
 	a := templ.Attributes{}
 	if f.MaxLength > 0 {
 		a["maxlength"] = strconv.Itoa(f.MaxLength)
