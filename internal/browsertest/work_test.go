@@ -345,6 +345,7 @@ func testToolsCatalogueAndHistory(t *testing.T, chrome *testkit.Chromium, _, _ *
 	if n := testkit.Eval[int](tab, `[...document.querySelectorAll('[data-testid="execution-row"]')].filter(r => r.dataset.source !== "dashboard" || r.dataset.status !== "completed").length`); n != 0 {
 		t.Errorf("%d rows do not match the filter source=dashboard, failed=no", n)
 	}
+	tab.Screenshot("executions")
 	if st := tab.Submit(testkit.TestID("execution-link")); st != http.StatusOK {
 		t.Fatalf("opening a run: status %d", st)
 	}
@@ -358,6 +359,7 @@ func testToolsCatalogueAndHistory(t *testing.T, chrome *testkit.Chromium, _, _ *
 		t.Errorf("the run's arguments %s do not hold the typed list as numbers", args)
 	}
 	tab.WaitFor(testkit.TestID("chart", " svg"))
+	tab.Screenshot("execution")
 }
 
 // testPauseAcrossInstances: an agent paused in one browser changes its
