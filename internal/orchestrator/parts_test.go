@@ -226,11 +226,21 @@ func TestWaitingParentTimesOut(t *testing.T) {
 	require.Equal(t, "processing", b.task(t, parent.ID).Status)
 
 	// The deadline passes.
+	waiting := b.task(t, parent.ID)
+	require.NotNil(t, waiting.AgentID)
+	asker, err := b.q.AgentGet(ctx, *waiting.AgentID)
+	require.NoError(t, err)
 	_, err = b.pool.Exec(ctx, "UPDATE agents.tasks SET parts_deadline = now() - interval '1 second' WHERE id = $1", parent.ID)
 	require.NoError(t, err)
 	require.NoError(t, b.s.Work(ctx, b.jobOf(t, parent)))
 	failed := b.task(t, parent.ID)
 	require.Equal(t, "failed", failed.Status)
+	// It is a failure of the agent that started it, which it no longer
+	// holds: counted once, and the agent's running tasks untouched.
+	after, err := b.q.AgentGet(ctx, asker.ID)
+	require.NoError(t, err)
+	require.Equal(t, asker.TasksFailed+1, after.TasksFailed)
+	require.Equal(t, asker.Running, after.Running)
 	require.Contains(t, *failed.ErrorMessage, "did not finish within its timeout of 300s: 1 of 2 delegated parts had not ended")
 	require.Nil(t, failed.PartsDeadline)
 	require.Equal(t, "completed", b.task(t, parts[0].ID).Status)
