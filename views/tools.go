@@ -3,6 +3,7 @@ package views
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -77,9 +78,18 @@ func usageRuns(u map[string]stats.ToolLatency, name string) string {
 
 func usageP50(u map[string]stats.ToolLatency, name string) string {
 	if l, ok := u[name]; ok && l.Runs > 0 {
-		return strconv.FormatFloat(l.P50, 'f', 0, 64) + " ms"
+		return runTime(int(math.Round(l.P50)))
 	}
 	return "–"
+}
+
+// runTime shows a run's time in whole milliseconds, as it is stored; a run
+// under a millisecond says so instead of "0 ms".
+func runTime(ms int) string {
+	if ms <= 0 {
+		return "< 1 ms"
+	}
+	return strconv.Itoa(ms) + " ms"
 }
 
 // toggleStatus is the status a tool's enable/disable button sets.
