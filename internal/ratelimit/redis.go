@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bizmcp/bizmcp/internal/apperr"
+	"github.com/bizmcp/bizmcp/internal/groupcommit"
 )
 
 // Redis is the limiter shared by all server instances that use the same Redis.
@@ -26,21 +26,15 @@ import (
 type Redis struct {
 	rdb    redis.UniversalClient
 	prefix string
-
-	mu sync.Mutex
-	// busy is set while a round trip is in flight; queue holds the requests
-	// waiting for the next one.
-	busy  bool
-	queue []*allowCall
+	// group shares round trips among concurrent requests.
+	group *groupcommit.Group[allowArgs, gcraResult]
 }
 
-// allowCall is one request waiting in the queue.
-type allowCall struct {
+// allowArgs is one request for the script: its key (already prefixed) and
+// limit.
+type allowArgs struct {
 	key       string
 	perMinute int
-	res       gcraResult
-	err       error
-	done      chan struct{}
 }
 
 // gcraResult is the script's answer.
@@ -137,7 +131,9 @@ const (
 // Redis from each other (a prefix per test). See the package documentation
 // for the timeouts rdb should have.
 func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
-	return &Redis{rdb: rdb, prefix: prefix}
+	r := &Redis{rdb: rdb, prefix: prefix}
+	r.group = groupcommit.New(maxPipeline, r.runBatch)
+	return r
 }
 
 // Close closes key's budget on every instance: from now on Allow denies it
@@ -187,86 +183,47 @@ func (r *Redis) Allow(ctx context.Context, key string, perMinute int) (Result, e
 
 // allow runs the script for key (already prefixed) at perMinute per minute,
 // with burst perMinute, as redis_rate.PerMinute does: at once when no round
-// trip is in flight, else in the next pipeline (see Redis).
+// trip is in flight, else in the next pipeline (see Redis). A request whose
+// context ends while it waits stops waiting; the script may still run and
+// count it, as it would had the request been cancelled after it was sent.
 func (r *Redis) allow(ctx context.Context, key string, perMinute int) (gcraResult, error) {
-	r.mu.Lock()
-	if r.busy {
-		c := &allowCall{key: key, perMinute: perMinute, done: make(chan struct{})}
-		r.queue = append(r.queue, c)
-		r.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.res, c.err
-		case <-ctx.Done():
-			// The script may still run and count this request, as it would
-			// had the request been cancelled after it was sent.
-			return gcraResult{}, ctx.Err()
-		}
-	}
-	r.busy = true
-	r.mu.Unlock()
-
-	res, err := runGCRA(ctx, r.rdb, key, perMinute)
-
-	r.mu.Lock()
-	if len(r.queue) == 0 {
-		r.busy = false
-		r.mu.Unlock()
-	} else {
-		r.mu.Unlock()
-		go r.drain()
-	}
-	return res, err
+	return r.group.Do(ctx, allowArgs{key: key, perMinute: perMinute})
 }
 
-// drain sends the queued requests, a pipeline at a time, until none is left.
-// It is not bound to any one request's context: each waiting request stops
-// waiting when its own ends.
-func (r *Redis) drain() {
-	for {
-		r.mu.Lock()
-		batch := r.queue
-		if len(batch) > maxPipeline {
-			batch = batch[:maxPipeline:maxPipeline]
-			r.queue = r.queue[maxPipeline:]
-		} else {
-			r.queue = nil
-		}
-		if len(batch) == 0 {
-			r.busy = false
-			r.mu.Unlock()
-			return
-		}
-		r.mu.Unlock()
-		r.runPipeline(batch)
-	}
-}
-
-// pipelineTimeout bounds one pipeline; the client's own read and write
-// timeouts are shorter in production (see the package documentation).
+// pipelineTimeout bounds one round trip, alone or a pipeline; the client's
+// own read and write timeouts are shorter in production (see the package
+// documentation).
 const pipelineTimeout = 5 * time.Second
 
-func (r *Redis) runPipeline(batch []*allowCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), pipelineTimeout)
+// runBatch runs a batch of scripts: one alone in its own round trip (the
+// request that found none in flight), several as one pipeline. It is not
+// bound to any one request's context when it serves several: each waiting
+// request stops waiting when its own ends.
+func (r *Redis) runBatch(ctx context.Context, batch []*groupcommit.Call[allowArgs, gcraResult]) {
+	ctx, cancel := context.WithTimeout(ctx, pipelineTimeout)
 	defer cancel()
+	if len(batch) == 1 {
+		batch[0].Finish(runGCRA(ctx, r.rdb, batch[0].In.key, batch[0].In.perMinute))
+		return
+	}
 	pipe := r.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(batch))
 	for i, c := range batch {
-		cmds[i] = gcra.EvalSha(ctx, pipe, []string{"rate:" + c.key}, gcraArgs(c.perMinute)...)
+		cmds[i] = gcra.EvalSha(ctx, pipe, []string{"rate:" + c.In.key}, gcraArgs(c.In.perMinute)...)
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
 	for i, c := range batch {
 		err := cmds[i].Err()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		switch {
+		case err != nil && redis.HasErrorPrefix(err, "NOSCRIPT"):
 			// Redis lost its script cache (a restart, SCRIPT FLUSH):
 			// Run sends the script itself.
-			c.res, c.err = runGCRA(ctx, r.rdb, c.key, c.perMinute)
-		} else if err != nil {
-			c.err = err
-		} else {
-			c.res, c.err = parseGCRA(cmds[i].Val())
+			c.Finish(runGCRA(ctx, r.rdb, c.In.key, c.In.perMinute))
+		case err != nil:
+			c.Finish(gcraResult{}, err)
+		default:
+			c.Finish(parseGCRA(cmds[i].Val()))
 		}
-		close(c.done)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/bizmcp/bizmcp/db"
+	"github.com/bizmcp/bizmcp/internal/groupcommit"
 )
 
 // ExecLog exposes the group commit to the package's external tests (which
@@ -20,21 +21,17 @@ func (l *execLog) Write(ctx context.Context, row db.ToolExecutionCreateParams) e
 
 // WriteBatch writes rows as one group and returns each one's error.
 func (l *execLog) WriteBatch(ctx context.Context, rows []db.ToolExecutionCreateParams) []error {
-	batch := make([]*logEntry, len(rows))
+	batch := make([]*logCall, len(rows))
 	for i, r := range rows {
-		batch[i] = &logEntry{row: r, done: make(chan error, 1)}
+		batch[i] = groupcommit.NewCall[db.ToolExecutionCreateParams, struct{}](r)
 	}
 	l.writeBatch(ctx, batch)
 	errs := make([]error, len(rows))
-	for i, e := range batch {
-		errs[i] = <-e.done
+	for i, c := range batch {
+		_, errs[i] = c.Wait()
 	}
 	return errs
 }
 
 // Idle reports whether nothing is queued or being written.
-func (l *execLog) Idle() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.writing && len(l.queue) == 0
-}
+func (l *execLog) Idle() bool { return l.group.Idle() }
