@@ -56,12 +56,15 @@ inputs() {
 # coordinator's race (above).
 run_target() {
 	local pkg=$1 name=$2 log=$3 before
+	fuzz_once() {
+		"$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$FUZZTIMEOUT" -parallel "$FUZZPARALLEL" "$pkg" >"$log" 2>&1
+	}
 	before=$(inputs "$pkg" "$name")
-	"$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$FUZZTIMEOUT" -parallel "$FUZZPARALLEL" "$pkg" >"$log" 2>&1 && return 0
+	fuzz_once && return 0
 	if [[ $(inputs "$pkg" "$name") == "$before" ]] &&
 		grep -A1 -- "^--- FAIL: $name " "$log" | tail -1 | grep -qx '    context deadline exceeded'; then
 		echo "      $name: Go's coordinator race at the deadline (go.dev/issue/75804), no failing input: once more"
-		"$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -timeout "$FUZZTIMEOUT" -parallel "$FUZZPARALLEL" "$pkg" >"$log" 2>&1 && return 0
+		fuzz_once && return 0
 	fi
 	return 1
 }
