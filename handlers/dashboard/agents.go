@@ -25,13 +25,8 @@ func (h *Handler) agentsList(c echo.Context) error {
 
 func (h *Handler) renderAgents(c echo.Context, status int, form views.AgentForm) error {
 	typ, st, cursor := c.QueryParam("type"), c.QueryParam("status"), c.QueryParam("cursor")
-	for _, f := range []struct {
-		name, value string
-		allowed     []string
-	}{{"type", typ, agents.Types()}, {"status", st, agents.Statuses()}} {
-		if f.value != "" && !slices.Contains(f.allowed, f.value) {
-			return apperr.E(apperr.Invalid, "%s %q is not one of %s", f.name, apperr.Truncate(f.value, 32), strings.Join(f.allowed, ", "))
-		}
+	if err := checkChoices(choice{"type", typ, agents.Types()}, choice{"status", st, agents.Statuses()}); err != nil {
+		return err
 	}
 	page, err := h.deps.Agents.List(c.Request().Context(), typ, st, cursor, agentsPageSize)
 	if err != nil {
@@ -51,8 +46,8 @@ func (h *Handler) renderAgents(c echo.Context, status int, form views.AgentForm)
 // valid for that type.
 func (h *Handler) agentCapabilities(c echo.Context) error {
 	typ := c.QueryParam("type")
-	if !slices.Contains(agents.Types(), typ) {
-		return apperr.E(apperr.Invalid, "type %q is not one of %s", apperr.Truncate(typ, 32), strings.Join(agents.Types(), ", "))
+	if err := oneOf("type", typ, agents.Types()); err != nil {
+		return err
 	}
 	return h.render(c, http.StatusOK, views.CapabilityBoxes(typ, nil, nil))
 }

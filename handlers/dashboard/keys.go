@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +21,8 @@ const keysPageSize = 25
 
 func (h *Handler) keysList(c echo.Context) error {
 	state := c.QueryParam("state")
-	if state != "" && !slices.Contains(auth.States(), state) {
-		return apperr.E(apperr.Invalid, "state %q is not one of %s", apperr.Truncate(state, 32), strings.Join(auth.States(), ", "))
+	if err := checkChoices(choice{"state", state, auth.States()}); err != nil {
+		return err
 	}
 	cursor := c.QueryParam("cursor")
 	page, err := h.deps.Keys.List(c.Request().Context(), auth.ListFilter{State: state}, cursor, keysPageSize)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,8 +22,8 @@ const messagesPageSize = 50
 func parseMessageFilter(q url.Values) (views.MessageFilter, orchestrator.MessageFilter, error) {
 	vf := views.MessageFilter{Type: q.Get("type"), Agent: q.Get("agent")}
 	of := orchestrator.MessageFilter{Type: vf.Type}
-	if vf.Type != "" && !slices.Contains(orchestrator.MessageTypes(), vf.Type) {
-		return vf, of, apperr.E(apperr.Invalid, "type %q is not one of %s", apperr.Truncate(vf.Type, 32), strings.Join(orchestrator.MessageTypes(), ", "))
+	if err := checkChoices(choice{"type", vf.Type, orchestrator.MessageTypes()}); err != nil {
+		return vf, of, err
 	}
 	if vf.Agent != "" {
 		id, err := uuid.Parse(vf.Agent)

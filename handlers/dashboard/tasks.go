@@ -32,13 +32,9 @@ func parseTaskFilter(q url.Values) (views.TaskFilter, orchestrator.Filter, error
 	if of.CreatedFrom, of.CreatedBefore, err = orchestrator.ParseCreatedRange(vf.CreatedFrom, vf.CreatedTo); err != nil {
 		return vf, of, err
 	}
-	for _, c := range []struct {
-		name, value string
-		allowed     []string
-	}{{"status", vf.Status, views.TaskStatuses()}, {"domain", vf.Domain, views.TaskDomains()}, {"priority", vf.Priority, views.TaskPriorities()}} {
-		if c.value != "" && !slices.Contains(c.allowed, c.value) {
-			return vf, of, apperr.E(apperr.Invalid, "%s %q is not one of %s", c.name, apperr.Truncate(c.value, 32), strings.Join(c.allowed, ", "))
-		}
+	if err := checkChoices(choice{"status", vf.Status, views.TaskStatuses()}, choice{"domain", vf.Domain, views.TaskDomains()},
+		choice{"priority", vf.Priority, views.TaskPriorities()}); err != nil {
+		return vf, of, err
 	}
 	if vf.Agent != "" {
 		id, err := uuid.Parse(vf.Agent)
@@ -88,8 +84,8 @@ func (h *Handler) taskNew(c echo.Context) error {
 // example input.
 func (h *Handler) taskExample(c echo.Context) error {
 	domain := c.QueryParam("domain")
-	if !slices.Contains(views.TaskDomains(), domain) {
-		return apperr.E(apperr.Invalid, "domain %q is not one of %s", apperr.Truncate(domain, 32), strings.Join(views.TaskDomains(), ", "))
+	if err := oneOf("domain", domain, views.TaskDomains()); err != nil {
+		return err
 	}
 	return h.render(c, http.StatusOK, views.TaskInputField(string(orchestrator.ExampleInput(domain)), nil))
 }

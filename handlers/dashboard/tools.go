@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,13 +75,9 @@ func (h *Handler) toolStatus(c echo.Context) error {
 func parseExecFilter(q url.Values, names []string) (views.ExecFilter, tools.ExecutionFilter, error) {
 	vf := views.ExecFilter{Tool: q.Get("tool"), Source: q.Get("source"), Failed: q.Get("failed")}
 	tf := tools.ExecutionFilter{Tool: vf.Tool, Source: vf.Source}
-	for _, c := range []struct {
-		name, value string
-		allowed     []string
-	}{{"tool", vf.Tool, names}, {"source", vf.Source, tools.Sources()}, {"failed", vf.Failed, views.FailedChoices()}} {
-		if c.value != "" && !slices.Contains(c.allowed, c.value) {
-			return vf, tf, apperr.E(apperr.Invalid, "%s %q is not one of %s", c.name, apperr.Truncate(strings.ToValidUTF8(c.value, "?"), 32), strings.Join(c.allowed, ", "))
-		}
+	if err := checkChoices(choice{"tool", vf.Tool, names}, choice{"source", vf.Source, tools.Sources()},
+		choice{"failed", vf.Failed, views.FailedChoices()}); err != nil {
+		return vf, tf, err
 	}
 	if vf.Failed != "" {
 		failed := vf.Failed == "yes"
